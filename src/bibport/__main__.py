@@ -1,0 +1,5 @@
+"""`python -m bibport` runs the CLI."""
+
+from bibport.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Diagnostics: what went wrong where (bottom layer, stdlib only).
+
+Readers and writers never raise on bad data: they add a Diagnostic to a Report and go on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+
+# Characters that must never reach a terminal raw: C0/C1 controls, DEL, bidi overrides/isolates.
+_UNSAFE = {c for c in range(0x20)} | {0x7F} | set(range(0x80, 0xA0)) | {
+    0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
+}
+
+
+def sanitize(text: str) -> str:
+    """Escape control, ANSI and bidi characters so a message prints as one inert line."""
+    if not any(ord(c) in _UNSAFE for c in text):
+        return text
+    return "".join(f"\\u{ord(c):04x}" if ord(c) in _UNSAFE else c for c in text)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str
+    code: str
+    message: str
+    source: str | None = None
+    line: int | None = None  # 1-based
+    key: str | None = None
+
+    def render(self) -> str:
+        """One line: `file:line: severity[code]: message (key)`."""
+        where = self.source or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        text = f"{where}: {self.severity}[{self.code}]: {self.message}"
+        if self.key:
+            text += f" ({self.key})"
+        return sanitize(text)
+
+
+@dataclass
+class Report:
+    """Collects diagnostics; under `strict`, warnings count as failures."""
+
+    strict: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, severity: str, code: str, message: str, *, source=None, line=None, key=None) -> None:
+        """Record one diagnostic."""
+        self.diagnostics.append(Diagnostic(severity, code, message, source, line, key))
+
+    def error(self, code: str, message: str, **where) -> None:
+        """Record an error (the run fails)."""
+        self.add(ERROR, code, message, **where)
+
+    def warning(self, code: str, message: str, **where) -> None:
+        """Record a warning (the run fails only under strict)."""
+        self.add(WARNING, code, message, **where)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == WARNING]
+
+    @property
+    def failed(self) -> bool:
+        """True when the run must exit non-zero."""
+        return bool(self.errors) or (self.strict and bool(self.warnings))
+
+    def render(self) -> str:
+        """All diagnostics, one per line, in the order they were found."""
+        return "".join(d.render() + "\n" for d in self.diagnostics)
+
+    def to_json(self) -> str:
+        """The diagnostics as a JSON array, for scripts."""
+        return json.dumps([asdict(d) for d in self.diagnostics], ensure_ascii=False, indent=2) + "\n"

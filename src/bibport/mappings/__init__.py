@@ -1,0 +1,1 @@
+"""mappings: see DESIGN.md layering."""

@@ -1,0 +1,1 @@
+"""values: see DESIGN.md layering."""
