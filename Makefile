@@ -1,0 +1,44 @@
+# `make` sets everything up (.venv, install, dist/); `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+BIBPORT := $(BIN)/bibport
+REFS   := $(sort $(wildcard refs/*.bib))
+STYLES := $(wildcard styles/*.csl)
+DIST_STYLES := reading-list apa ieee acm-sig-proceedings chicago-author-date
+
+.PHONY: all install test lint docs bench fuzz clean
+all: dist
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dist: $(STAMP) $(REFS) $(STYLES) $(wildcard src/bibport/*.py src/bibport/*/*.py)
+	@mkdir -p dist
+	$(BIBPORT) convert refs --to csljson -o dist/reading-list.json
+	$(BIBPORT) convert refs --to csljson --profile zotero -o dist/reading-list.zotero.json
+	$(BIBPORT) convert refs --to bibtex -o dist/reading-list.bib
+	$(BIBPORT) convert refs --to biblatex -o dist/reading-list.biblatex.bib
+	@if [ -f src/bibport/formats/ris.py ]; then $(BIBPORT) convert refs --to ris -o dist/reading-list.ris; fi
+	@if $(BIBPORT) render --help >/dev/null 2>&1; then \
+	  for style in $(DIST_STYLES); do for fmt in text markdown html; do \
+	    ext=$$(case $$fmt in text) echo txt;; markdown) echo md;; html) echo html;; esac); \
+	    $(BIBPORT) render refs --style $$style --format $$fmt --group-by keyword --standalone \
+	      -o dist/reading-list.$$style.$$ext || exit 1; \
+	  done; done; fi
+	@touch dist
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf dist build *.egg-info

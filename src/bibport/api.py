@@ -1,0 +1,194 @@
+"""Python API (above formats): read, write, convert, load_refs, atomic file output.
+
+    import bibport
+    items = bibport.read("refs/")                 # a file, a folder, or BibTeX/RIS/JSON text
+    print(bibport.write(items, "ris"))
+    text = bibport.convert("refs/", "csljson", profile="zotero")
+
+Without an explicit `report`, problems raise BibportError (carrying the Report); with one, they are
+recorded there and the good items are returned, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from bibport import formats
+from bibport.diagnostics import Report
+
+MAX_LISTED_BAD_LINES = 20
+
+
+class BibportError(Exception):
+    """Input problems; `.report` holds every diagnostic."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        super().__init__(report.render().rstrip() or "bibport: failed")
+
+
+def _format_for(name: str | None, path: str | None) -> formats.Format:
+    if name:
+        try:
+            return formats.get(name)
+        except KeyError:
+            raise ValueError(f"unknown format {name!r}; known: {', '.join(formats.FORMATS)}") from None
+    guessed = formats.guess(path) if path else None
+    return guessed or formats.get("bibtex")
+
+
+def _sniff(text: str) -> str:
+    """Guess a format from content when there is no file name to go by."""
+    head = text.lstrip("\ufeff \t\r\n")[:200]
+    if head.startswith(("[", "{")) and not head.startswith("{\\"):
+        return "csljson"
+    if head.startswith("TY  -") or head[:6].rstrip().startswith("TY  -"):
+        return "ris"
+    return "bibtex"
+
+
+def decode(data: bytes, report: Report, *, source: str, encoding: str | None = None) -> str:
+    """Bytes to text: UTF-8 (BOM allowed) unless told otherwise; bad lines are reported, not guessed."""
+    if data.startswith(b"\xef\xbb\xbf") and not encoding:
+        data = data[3:]
+    codec = encoding or "utf-8"
+    try:
+        return data.decode(codec)
+    except LookupError:
+        report.error("encoding", f"unknown encoding {codec!r}", source=source)
+        return ""
+    except UnicodeDecodeError:
+        pass
+    bad_lines = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode(codec)
+        except UnicodeDecodeError as problem:
+            bad_lines.append((number, problem.start + 1))
+    for number, column in bad_lines[:MAX_LISTED_BAD_LINES]:
+        report.error("encoding", f"bytes that are not {codec} (column {column}); "
+                     "give the file's encoding with --encoding", source=source, line=number)
+    if len(bad_lines) > MAX_LISTED_BAD_LINES:
+        report.error("encoding", f"{len(bad_lines) - MAX_LISTED_BAD_LINES} more lines with bad bytes",
+                     source=source)
+    return data.decode(codec, errors="replace")
+
+
+def _expand(sources, fmt_name: str | None) -> list[tuple[str, str | None]]:
+    """(path or '-', format name) for each input; folders give their files in sorted order."""
+    out = []
+    for source in sources:
+        path = str(source)
+        if path != "-" and os.path.isdir(path):
+            fmt = _format_for(fmt_name, None) if fmt_name else formats.get("bibtex")
+            suffixes = fmt.suffixes
+            found = sorted(p for p in Path(path).iterdir()
+                           if p.is_file() and p.name.lower().endswith(suffixes))
+            out += [(str(p), fmt.name) for p in found]
+        else:
+            out.append((path, fmt_name))
+    return out
+
+
+def read_sources(sources, report: Report, *, format: str | None = None, encoding: str | None = None,
+                 stdin=None) -> list[dict]:
+    """Read files, folders or '-' (stdin) into one list of items, recording problems in report."""
+    items: list[dict] = []
+    for path, fmt_name in _expand(sources or ["-"], format):
+        if path == "-":
+            data = (stdin.read() if stdin is not None else os.fdopen(0, "rb", closefd=False).read())
+            data = data.encode() if isinstance(data, str) else data
+            text = decode(data, report, source="<stdin>", encoding=encoding)
+            fmt = formats.get(fmt_name or _sniff(text))
+            source = "<stdin>"
+        else:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as problem:
+                report.error("io", f"cannot read: {problem.strerror}", source=path)
+                continue
+            fmt = _format_for(fmt_name, path)
+            text = decode(data, report, source=path, encoding=encoding)
+            source = path
+        found = fmt.read(text, report, source=source)
+        if "\ufffd" in text and "\ufffd".encode() not in data:
+            # entries holding undecodable bytes were reported by line above: never write mojibake
+            found = [item for item in found if "\ufffd" not in repr(item)]
+        items += found
+    return items
+
+
+def _looks_like_path(source) -> bool:
+    if isinstance(source, os.PathLike):
+        return True
+    return isinstance(source, str) and "\n" not in source and len(source) < 4096 and os.path.exists(source)
+
+
+def read(source, format: str | None = None, *, report: Report | None = None,
+         encoding: str | None = None) -> list[dict]:
+    """Read a path, a folder, or text into CSL items."""
+    own = report is None
+    report = report if report is not None else Report()
+    if isinstance(source, (list, tuple)):
+        items = read_sources(source, report, format=format, encoding=encoding)
+    elif _looks_like_path(source):
+        items = read_sources([source], report, format=format, encoding=encoding)
+    else:
+        text = source.decode() if isinstance(source, bytes) else str(source)
+        items = formats.get(format or _sniff(text)).read(text, report, source="<text>")
+    if own and report.failed:
+        raise BibportError(report)
+    return items
+
+
+def write(items, format: str, *, report: Report | None = None, **options) -> str:
+    """Serialise items in a format (csljson, bibtex, biblatex, ris, bibliography)."""
+    own = report is None
+    report = report if report is not None else Report()
+    text = _format_for(format, None).write(items, report, **options)
+    if own and report.failed:
+        raise BibportError(report)
+    return text
+
+
+def convert(source, to: str, *, from_: str | None = None, report: Report | None = None,
+            encoding: str | None = None, **options) -> str:
+    """Read source and write it in another format."""
+    own = report is None
+    report = report if report is not None else Report()
+    items = read(source, from_, report=report, encoding=encoding)
+    text = write(items, to, report=report, **options)
+    if own and report.failed:
+        raise BibportError(report)
+    return text
+
+
+def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
+    """All entries of a folder of canonical .bib files, in file-name order."""
+    return read(Path(folder), "bibtex")
+
+
+def write_file(path: str | os.PathLike, text: str) -> None:
+    """Write text atomically: a temporary file beside the target, renamed only when complete."""
+    target = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if target.exists():
+            os.chmod(temp_name, target.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp_name, 0o666 & ~umask)
+        os.replace(temp_name, target)
+    except BaseException:  # Ctrl-C included: never leave the temporary file behind
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise

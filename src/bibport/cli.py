@@ -1,0 +1,122 @@
+"""Command line (top layer; the only importer of click): options -> one api call -> output -> exit code.
+
+Exit codes: 0 success (warnings may be printed), 1 input errors / unknown style / a warning under
+--strict, 2 usage error, 70 internal error (a bug: a short report, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bibport import __version__
+
+EXIT_INPUT = 1
+EXIT_INTERNAL = 70
+
+WRITE_FORMATS = ("csljson", "bibtex", "biblatex", "ris")
+READ_FORMATS = ("bibtex", "biblatex", "csljson", "ris")
+
+
+def _emit_report(report, report_format: str) -> None:
+    if report_format == "json":
+        click.echo(report.to_json(), err=True, nl=False)
+    else:
+        click.echo(report.render(), err=True, nl=False)
+
+
+def _finish(report, text: str | None, output: str | None, keep_going: bool, report_format: str) -> None:
+    """Print diagnostics, write the output if allowed, exit with the right code."""
+    from bibport import api
+
+    _emit_report(report, report_format)
+    if text is not None and (not report.failed or keep_going):
+        if output and output != "-":
+            api.write_file(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if report.failed:
+        sys.exit(EXIT_INPUT)
+
+
+common_input = [
+    click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True)),
+    click.option("--from", "from_", type=click.Choice(READ_FORMATS), help="Input format (default: by suffix)."),
+    click.option("--encoding", default=None, help="Input encoding when not UTF-8 (e.g. latin-1, cp1252)."),
+    click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1)."),
+    click.option("--report", "report_format", type=click.Choice(("text", "json")), default="text",
+                 help="Diagnostics on stderr as text lines or as JSON."),
+]
+
+
+def _with(options):
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bibport")
+def cli():
+    """Keep bibliographies as canonical BibTeX; export CSL-JSON, RIS, BibTeX/BibLaTeX and
+    formatted bibliographies."""
+
+
+@cli.command()
+@_with(common_input)
+@click.option("--to", "to", type=click.Choice(WRITE_FORMATS), required=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Output file (default: stdout).")
+@click.option("--profile", type=click.Choice(("csl", "zotero")), default="csl",
+              help="CSL-JSON flavour: faithful CSL 1.0.2, or what Zotero keeps.")
+@click.option("--ascii/--utf8", "ascii_", default=None,
+              help="BibTeX output: LaTeX escapes for non-ASCII letters (default for bibtex) or UTF-8.")
+@click.option("--lf", is_flag=True, help="RIS output: LF line ends instead of the standard CRLF.")
+@click.option("--keep-going", is_flag=True, help="Write every good entry even when some have errors (still exit 1).")
+def convert(inputs, from_, encoding, strict, report_format, to, output, profile, ascii_, lf, keep_going):
+    """Convert INPUTS (files, folders, or - for stdin) to another format."""
+    from bibport import api
+    from bibport.diagnostics import Report
+
+    report = Report(strict=strict)
+    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
+    options = {"profile": profile}
+    if ascii_ is not None:
+        options["ascii"] = ascii_
+    if lf:
+        options["line_ending"] = "\n"
+    text = None
+    if not report.failed or keep_going:
+        text = api.write(items, to, report=report, **options)
+    _finish(report, text, output, keep_going, report_format)
+
+
+def main(argv=None) -> None:
+    """Entry point: run the CLI, turning unexpected exceptions into a short report and exit 70."""
+    try:
+        cli.main(args=argv, prog_name="bibport", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("bibport: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as problem:
+        problem.show()
+        sys.exit(problem.exit_code)
+    except KeyboardInterrupt:
+        click.echo("bibport: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except BaseException as problem:  # a bug in bibport, not in the input
+        where = ""
+        tb = problem.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        click.echo(f"bibport: internal error: {type(problem).__name__}{where}: {problem}\n"
+                   "This is a bug in bibport; please report it with the input that caused it.", err=True)
+        sys.exit(EXIT_INTERNAL)
