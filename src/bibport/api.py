@@ -114,8 +114,15 @@ def read_sources(sources, report: Report, *, format: str | None = None, encoding
             source = path
         found = fmt.read(text, report, source=source)
         if "\ufffd" in text and "\ufffd".encode() not in data:
-            # entries holding undecodable bytes were reported by line above: never write mojibake
-            found = [item for item in found if "\ufffd" not in repr(item)]
+            # never write mojibake: entries holding undecodable bytes are skipped, and named
+            kept = []
+            for item in found:
+                if "\ufffd" in repr(item):
+                    report.error("encoding", f"entry skipped: it holds bytes that are not {encoding or 'utf-8'}",
+                                 source=source, key=str(item.get("id")))
+                else:
+                    kept.append(item)
+            found = kept
         items += found
     return items
 

@@ -103,9 +103,10 @@ def _closing_quote(text: str, start: int) -> int:
 class ValueError_(Exception):
     """A field value that cannot be evaluated (reported, never raised out of read)."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, offset=0):
         super().__init__(message)
         self.code = code
+        self.offset = offset
 
 
 def evaluate(raw: str, macros: dict[str, str]) -> str:
@@ -125,7 +126,7 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
             if char != "#":
                 rest = raw[pos:pos + 30]
                 raise ValueError_("missing-comma",
-                                  f"unexpected text after a value: {rest!r} (missing comma?)")
+                                  f"unexpected text after a value: {rest!r} (missing comma?)", pos)
             pos += 1
             expect_term = True
             continue
@@ -184,8 +185,6 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     if text.startswith("\ufeff"):
         text = text[1:]
     control_lines = _control_lines(text)
-    for number in control_lines:
-        where.error("control-char", "control character in input", line=number)
     previous_level = _logger.level
     _logger.setLevel(logging.CRITICAL)
     try:
@@ -249,19 +248,25 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
                     f"{', '.join(map(str, all_lines))}", line=lines[0], key=key)
 
     if control_lines:
-        _mark_spanning(entries, control_lines, text)
+        _report_control_chars(entries, control_lines, text, where)
     return entries
 
 
-def _mark_spanning(entries: list[RawEntry], bad_lines: list[int], text: str) -> None:
-    """Entries whose lines hold a reported bad character are skipped."""
-    starts = sorted(entry.line for entry in entries)
-    bad = set(bad_lines)
+def _report_control_chars(entries: list[RawEntry], bad_lines: list[int], text: str, where) -> None:
+    """One error per line holding a control character, naming the entry it falls in (skipped)."""
+    ordered = sorted(entries, key=lambda e: e.line)
     total = text.count("\n") + 1
-    bounds = {start: (starts[i + 1] if i + 1 < len(starts) else total + 1) for i, start in enumerate(starts)}
-    for entry in entries:
-        if any(line in bad for line in range(entry.line, bounds[entry.line])):
-            entry.bad = True
+    for number in bad_lines:
+        owner = None
+        for index, entry in enumerate(ordered):
+            end = ordered[index + 1].line if index + 1 < len(ordered) else total + 1
+            if entry.line <= number < end:
+                owner = entry
+                break
+        if owner is not None:
+            owner.bad = True
+        where.error("control-char", "control character in input", line=number,
+                    key=owner.key if owner else None)
 
 
 def _raw_entry(block: model.Entry, macros: dict[str, str], where: _Where) -> RawEntry:
@@ -276,7 +281,8 @@ def _raw_entry(block: model.Entry, macros: dict[str, str], where: _Where) -> Raw
         try:
             entry.fields[name] = evaluate(fld.value, macros)
         except ValueError_ as problem:
-            where.error(problem.code, f"field {name}: {problem}", line=fline, key=block.key)
+            line = fline + fld.value[:problem.offset].count("\n")
+            where.error(problem.code, f"field {name}: {problem}", line=line, key=block.key)
             entry.bad = True
             continue
         entry.field_lines[name] = fline
@@ -341,9 +347,9 @@ def resolve_inheritance(entries: list[RawEntry], where: _Where) -> None:
         chain, cursor, seen = [], entry, set()
         while cursor is not None and cursor.key not in resolved:
             if cursor.key in seen:
-                where.error("crossref-cycle", "crossref/xdata chain loops back to this entry",
-                            line=cursor.line, key=cursor.key)
                 for member in chain:
+                    where.error("crossref-cycle", f"crossref/xdata chain loops back to {cursor.key!r}",
+                                line=member.line, key=member.key)
                     member.bad = True
                     resolved.add(member.key)
                 chain = []
@@ -449,10 +455,10 @@ class _Converter:
         if kind == table.VERBATIM:
             return _URL_ESCAPES.sub(r"\1", _collapse(value))
         if kind == table.DOI:
-            bare = _DOI_PREFIX.sub("", _collapse(value))
-            if bare != _collapse(value):
+            bare = _URL_ESCAPES.sub(r"\1", _DOI_PREFIX.sub("", _collapse(value)))
+            if _DOI_PREFIX.match(value):
                 self.warn("doi-prefix", f"DOI written as a link; kept bare: {bare}")
-            return _URL_ESCAPES.sub(r"\1", bare)
+            return bare
         if kind == table.PAGES:
             return pages.to_csl(_collapse(value))
         if kind == table.EDTF:
@@ -603,6 +609,7 @@ def read(text: str, report, *, source: str | None = None) -> list[dict]:
     resolve_inheritance(entries, where)
     seen: dict[str, RawEntry] = {}
     folded: dict[str, RawEntry] = {}
+    named_collisions: set[str] = set()
     items = []
     for entry in citable:
         if entry.key in seen:
@@ -610,9 +617,13 @@ def read(text: str, report, *, source: str | None = None) -> list[dict]:
         seen[entry.key] = entry
         twin = folded.get(entry.key.lower())
         if twin is not None:
-            where.error("key-collision",
-                        f"key {entry.key!r} differs only in case from {twin.key!r} (line {twin.line}); "
-                        "CSL processors would merge them", line=entry.line, key=entry.key)
+            for one, other in ((twin, entry), (entry, twin)):
+                if one.key in named_collisions:
+                    continue
+                named_collisions.add(one.key)
+                where.error("key-collision",
+                            f"key {one.key!r} differs only in case from {other.key!r} (line {other.line}); "
+                            "CSL processors would merge them", line=one.line, key=one.key)
             entry.bad = True
             twin.bad = True
             continue
@@ -691,7 +702,11 @@ def _entry_fields(item: dict, dialect: str, entry_type: str, encode: _Encoder, w
         if variable in _SKIPPED_VARIABLES:
             continue
         if variable == "issued" and dialect == table.BIBTEX:
-            _classic_date_fields(value, out, warn)
+            custom_fields = item.get("custom", {}).get(csl.CUSTOM_BIBTEX_FIELDS, {})
+            if custom_fields.keys() & set(table.CLASSIC_DATE_FIELDS):
+                out["date"] = _brace(dates.to_edtf(value))  # the file had both: keep both
+            else:
+                _classic_date_fields(value, out, warn)
             continue
         rows = _OUT_ROWS.get(variable)
         row = next((r for r in rows or () if not r.types or csl_type in r.types), None)
@@ -735,8 +750,8 @@ def _classic_date_fields(date: dict, out: dict, warn) -> None:
         out["month"] = table.MONTH_MACROS[int(month) - 1]
     if day:
         out["day"] = _brace(day)
-    if len(date.get("date-parts", ())) > 1:
-        warn("lossy-date", "classic BibTeX has no date ranges: only the start year/month written")
+    if len(date.get("date-parts", ())) > 1 or date.get("circa") or date.get("season"):
+        warn("lossy-date", "classic BibTeX has no ranges, seasons or circa: only the start year/month written")
 
 
 def _field_value(kind, variable, value, others, encode: _Encoder, dialect) -> str | None:
@@ -748,7 +763,7 @@ def _field_value(kind, variable, value, others, encode: _Encoder, dialect) -> st
         text = str(value)
         return _brace(text if _balanced(text) else text.replace("{", "%7B").replace("}", "%7D"))
     if kind == table.PAGES:
-        return _brace(encode(pages.to_bibtex(str(value))))
+        return _brace(pages.to_bibtex(str(value)))  # already LaTeX: `--` must stay a range dash
     if kind == table.EDTF:
         return _brace(dates.to_edtf(value))
     if kind == table.LANG:
