@@ -1,0 +1,431 @@
+"""RIS reader and writer with Zotero's tag semantics (format layer, stdlib only).
+
+Tables: `bibport.mappings.ris`. Reading:
+- a UTF-8 BOM and CRLF, LF or CR line ends are accepted; `XX  - value`, `XX - value` and a bare
+  `ER  -` are tag lines; U+2028/U+2029 inside a line become spaces (as in Zotero);
+- a non-tag line inside a record continues the previous value: it is appended after one space
+  (RIS exporters wrap long abstracts; folding keeps every value on one line, as the writer needs);
+- a record with no ER before the end of input, a TY inside an open record, or non-blank text
+  outside any record is an error with its 1-based line: the broken record is skipped, reading goes
+  on, and every problem is reported in the same pass;
+- for single-valued tags the first value wins (as in Zotero); a different later value is kept in
+  `custom.ris` with a warning, like any tag with no CSL home.
+Writing: one record per item, plain text (markup stripped, newlines and controls folded so no
+value can start a fake record), CRLF line ends unless `line_ending` says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bibport import csl
+from bibport.mappings import ris as table
+from bibport.values import dates, pages
+from bibport.values.keys import assign_keys, is_valid_key
+from bibport.values.markup import strip_markup
+
+_TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?")
+_CUSTOM_TAG = re.compile(r"[A-Z][A-Z0-9]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_FOLDED = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+_DOI = re.compile(r"10\.[0-9]{4,}(?:\.[0-9]+)*/\S+")
+_VERBATIM = ("URL", "DOI")  # never touched by markup stripping
+
+# --------------------------------------------------------------------------------------------------
+# Writer
+
+
+def _plain(value, *, markup: bool = True) -> str:
+    """One-line plain text: markup stripped, line breaks folded to a space, controls dropped."""
+    text = str(value)
+    if markup:
+        text = strip_markup(text)
+    text = _CONTROL.sub("", _FOLDED.sub(" ", text))
+    return re.sub(r" {2,}", " ", text).strip()
+
+
+def _bare_doi(value: str) -> str:
+    return _DOI_PREFIX.sub("", value.strip())
+
+
+def _name_line(name) -> str:
+    """`Family, Given, Suffix` (particles in front of the family) or a literal."""
+    if not isinstance(name, dict):
+        return _plain(name)
+    if name.get("literal"):
+        return _plain(name["literal"])
+    family = " ".join(
+        _plain(name[k]) for k in ("dropping-particle", "non-dropping-particle", "family") if name.get(k)
+    )
+    given = _plain(name.get("given", ""))
+    suffix = _plain(name.get("suffix", ""))
+    if not family:
+        return given
+    parts = [family, given]
+    if suffix:
+        parts.append(suffix)  # Zotero keeps everything after the first comma as the given name
+    return ", ".join(parts) if given or suffix else family + ","
+
+
+def _date_line(date) -> tuple[str | None, str | None, bool]:
+    """(PY, DA, lossy) for a CSL date; literal dates go to DA verbatim."""
+    if not isinstance(date, dict):
+        return None, None, True
+    try:
+        year, full = dates.to_ris(date)
+    except (ValueError, TypeError, KeyError, IndexError):
+        text = date.get("literal") or date.get("raw")
+        return None, (_plain(text) if text else None), not text
+    parts = date.get("date-parts") or []
+    lossy = len(parts) > 1 or bool(date.get("circa"))
+    return year, full, lossy
+
+
+def _record(item: dict, index: int, report, source, eol: str) -> str:
+    key = item.get("citation-key") or item.get("id")
+    where = {"source": source, "key": str(key) if key is not None else None}
+    csl_type = item.get("type")
+    ty = table.CSL_TO_TY.get(csl_type)
+    if ty is None:
+        ty = "GEN"
+        report.warning("ris-unknown-type", f"item {index}: type {csl_type!r} has no RIS type; wrote GEN",
+                       **where)
+    lines: dict[str, list[str]] = {}
+    lost: list[str] = []
+
+    def put(tag: str, value) -> None:
+        if value:
+            lines.setdefault(tag, []).append(value)
+
+    for variable, value in item.items():
+        if variable in ("id", "type", "citation-key", "custom") or value in (None, "", [], {}):
+            continue
+        if variable == "event":
+            continue  # handled with event-title below
+        if variable in ("issued", "accessed"):
+            tag = table.write_tag(ty, variable)
+            year, full, lossy = _date_line(value)
+            if lossy:
+                lost.append(f"{variable} (range end or circa)")
+            if variable == "issued":
+                put("DA", full)
+                put("PY", year)
+            else:
+                put(tag, full)
+            continue
+        if variable == "page":
+            if table.write_tag(ty, "page") is None:
+                lost.append(variable)
+                continue
+            text = _plain(value)
+            first, last = pages.split_range(text) if text else ("", None)
+            put("SP", first)
+            put("EP", last)
+            continue
+        if variable == "publisher-place" and ty == "CONF" and not item.get("event-place"):
+            put("C1", _plain(value))  # Zotero reads the place of a conference paper from C1 only
+        tag = table.write_tag(ty, variable)
+        if tag is None:
+            lost.append(variable)
+            continue
+        kind = csl.VARIABLE_KIND.get(variable)
+        if kind is csl.Kind.NAME:
+            for name in value if isinstance(value, list) else [value]:
+                put(tag, _name_line(name))
+        elif variable == "keyword":
+            for word in re.split(r"[,;]", _plain(value)):
+                put(tag, word.strip())
+        elif variable in ("ISBN", "ISSN"):
+            put(tag, " ".join(part for part in re.split(r"[\s,;]+", _plain(value)) if part))
+        elif variable == "DOI":
+            put(tag, _bare_doi(_plain(value, markup=False)))
+        elif variable == "note":
+            for paragraph in str(value).splitlines():
+                put(tag, _plain(paragraph))  # one N1 per line; the reader joins them with newlines
+        else:
+            put(tag, _plain(value, markup=variable not in _VERBATIM))
+    if item.get("event"):
+        tag = table.write_tag(ty, "event-title")
+        if tag is None:
+            lost.append("event")
+        elif not item.get("event-title"):
+            put(tag, _plain(item["event"]))
+        elif _plain(item["event"]) != _plain(item["event-title"]):
+            lost.append("event")
+    for tag in ("UR", "SN"):
+        if len(lines.get(tag, [])) > 1:
+            lines[tag] = lines[tag][:1]  # Zotero keeps only the first
+    if is_valid_key(key):
+        put("ID", key)
+
+    out = [f"TY  - {ty}"]
+    for tag in table.TAG_ORDER:
+        out.extend(f"{tag}  - {value}" for value in lines.get(tag, ()))
+    custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
+    extra = custom.get(csl.CUSTOM_RIS_TAGS)
+    if isinstance(extra, dict):
+        for tag, values in extra.items():
+            if not isinstance(tag, str) or not _CUSTOM_TAG.fullmatch(tag) or tag in ("TY", "ER"):
+                report.warning("ris-bad-custom-tag", f"item {index}: custom.ris tag {tag!r} not written",
+                               **where)
+                continue
+            for value in values if isinstance(values, list) else [values]:
+                text = _plain(value, markup=False)
+                if text:
+                    out.append(f"{tag}  - {text}")
+    lost.extend(f"custom.{name}" for name in custom if name != csl.CUSTOM_RIS_TAGS)
+    if lost:
+        report.warning("ris-unexpressible",
+                       f"item {index}: RIS ({ty}) cannot hold {', '.join(sorted(set(lost)))}; dropped",
+                       **where)
+    out.append("ER  - ")
+    return "".join(line + eol for line in out)
+
+
+def write(items, report, *, line_ending: str = "\r\n", source=None, **_options) -> str:
+    """Serialise CSL items as RIS records (CRLF by default), each closed by `ER  - `."""
+    if line_ending not in ("\r\n", "\n", "\r"):
+        raise ValueError(f"line_ending must be CRLF, LF or CR, not {line_ending!r}")
+    records = [_record(item, i, report, source, line_ending) for i, item in enumerate(items, 1)]
+    return line_ending.join(records)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reader
+
+
+def _parse_name(text: str) -> dict | None:
+    """`Family, Given[, Suffix]` -> CSL name (leading lower-case words are particles); else a literal."""
+    if "," not in text:
+        return {"literal": text}
+    family, _, rest = text.partition(",")
+    given, _, suffix = rest.partition(",")
+    family, given, suffix = family.strip(), given.strip(), suffix.strip()
+    name: dict = {}
+    words = family.split()
+    lead = 0
+    while lead < len(words) - 1 and words[lead][:1].islower():
+        lead += 1
+    if lead:
+        name["non-dropping-particle"] = " ".join(words[:lead])
+    name["family"] = " ".join(words[lead:])
+    name["given"] = given
+    name["suffix"] = suffix
+    name = {k: v for k, v in name.items() if v}
+    return name or None
+
+
+def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
+    """Split the text into records [(TY line, [[tag, value, line], ...])], reporting structure errors."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    records = []
+    current: tuple[int, list[list]] | None = None
+    in_stray = False
+    for number, raw in enumerate(_LINE_BREAK.split(text), 1):
+        line = re.sub(r"\s?[\u2028\u2029]\s?", " ", raw)
+        match = _TAG_LINE.fullmatch(line.rstrip())
+        tag = match.group(1) if match else None
+        value = (match.group(2) or "").strip() if match else ""
+        if current is None:
+            if tag == "TY":
+                current, in_stray = (number, [["TY", value, number]]), False
+            elif not line.strip():
+                in_stray = False
+            elif tag == "ER" and in_stray:
+                in_stray = False
+            elif tag == "ER":
+                report.warning("ris-stray-er", "ER outside any record ignored", source=source, line=number)
+            elif not in_stray:
+                report.error("ris-stray-text",
+                             f"text outside any record (a record starts with TY): {line.strip()[:40]!r}",
+                             source=source, line=number)
+                in_stray = True
+            continue
+        start, entries = current
+        if tag == "TY":
+            report.error("ris-nested-ty",
+                         f"TY inside the record opened at line {start} (missing ER): that record is skipped",
+                         source=source, line=number)
+            current = (number, [["TY", value, number]])
+        elif tag == "ER":
+            records.append(current)
+            current = None
+        elif tag is not None:
+            entries.append([tag, value, number])
+        elif line.strip():
+            last = entries[-1]
+            if last[0] == "TY":
+                report.warning("ris-continuation", "text after TY is not a tag line: ignored",
+                               source=source, line=number)
+            else:
+                last[1] = f"{last[1]} {line.strip()}".strip()
+    if current is not None:
+        report.error("ris-missing-er",
+                     f"record opened at line {current[0]} has no ER before the end of input: skipped",
+                     source=source, line=current[0])
+    return records
+
+
+class _Record:
+    """Builds one CSL item from the tag lines of a record; diagnostics wait for the key."""
+
+    def __init__(self, start: int, entries: list[list]):
+        self.start = start
+        self.entries = entries
+        self.item: dict = {}
+        self.custom: dict[str, list[str]] = {}
+        self.notes: list[tuple[str, str, str, int]] = []  # (severity, code, message, line)
+        self.key_candidate: str | None = None
+
+    def warn(self, code: str, message: str, line: int) -> None:
+        self.notes.append(("warning", code, message, line))
+
+    def keep(self, tag: str, value: str) -> None:
+        self.custom.setdefault(tag, []).append(value)
+
+    def set_single(self, variable: str, tag: str, value, line: int) -> None:
+        if variable not in self.item:
+            self.item[variable] = value
+        elif self.item[variable] != value:
+            self.keep(tag, value if isinstance(value, str) else str(value))
+            self.warn("ris-duplicate-tag",
+                      f"second value for {variable} in {tag} (the first wins): kept in custom.ris", line)
+
+    def build(self) -> dict:
+        ty = self.entries[0][1].strip().upper()
+        csl_type = table.TY_TO_CSL.get(ty)
+        if csl_type is None:
+            csl_type = table.UNKNOWN_TY_TYPE
+            self.warn("ris-unknown-type", f"unknown TY {ty!r}: read as {csl_type} (as Zotero does)",
+                      self.start)
+        canonical = table.CSL_TO_TY[csl_type]
+        tys = (ty, canonical) if ty != canonical else (canonical,)
+        self.item["type"] = csl_type
+        names: dict[str, list] = {}
+        lists: dict[str, list[str]] = {}
+        issued: list[tuple[str, str, int]] = []
+        sp: list[tuple[str, int]] = []
+        ep: list[tuple[str, int]] = []
+        for tag, value, line in self.entries[1:]:
+            if not value:
+                continue
+            if tag == "ID":
+                if self.key_candidate is None and is_valid_key(value):
+                    self.key_candidate = value
+                else:
+                    self.keep(tag, value)
+                continue
+            if tag == "M3" and _DOI.fullmatch(_bare_doi(value)) and "DO" not in (e[0] for e in self.entries):
+                self.set_single("DOI", tag, _bare_doi(value), line)
+                continue
+            variable = table.read_variable(tag, *tys)
+            if variable is None:
+                self.keep(tag, value)
+                if tag not in table.QUIET_TAGS:
+                    known = "has no CSL home" if tag in table.known_tags() else "is unknown"
+                    self.warn("ris-unknown-tag", f"tag {tag} {known} for TY {ty}: kept in custom.ris", line)
+                continue
+            kind = csl.VARIABLE_KIND.get(variable)
+            if variable == "issued":
+                issued.append((tag, value, line))
+            elif variable == "page":
+                (sp if tag == "SP" else ep).append((value, line))
+            elif kind is csl.Kind.NAME:
+                name = _parse_name(value)
+                if name:
+                    names.setdefault(variable, []).append(name)
+            elif variable == "keyword":
+                lists.setdefault(variable, []).extend(w.strip() for w in value.split(";") if w.strip())
+            elif variable == "note":
+                lists.setdefault(variable, []).append(value)
+            elif tag == "SN":
+                lists.setdefault(variable, []).append(value)
+            elif tag == "UR" and "URL" in self.item:
+                self.keep(tag, value)  # Zotero keeps the first UR: the others stay here, whole
+            elif kind is csl.Kind.DATE:
+                self.set_single(variable, tag, self.date(value, tag, line), line)
+            elif variable == "DOI":
+                self.set_single(variable, tag, _bare_doi(value), line)
+            else:
+                self.set_single(variable, tag, value, line)
+        self.item.update(names)
+        for variable, values in lists.items():
+            joiner = {"keyword": ", ", "note": "\n"}.get(variable, " ")
+            self.set_single(variable, "SN", joiner.join(values), 0)
+        self.dates(issued)
+        self.pages(sp, ep)
+        if not self.item.get("container-title") and self.item.get("container-title-short"):
+            self.item["container-title"] = self.item["container-title-short"]  # as Zotero does
+        if canonical == "CONF" and self.item.get("event-place") == self.item.get("publisher-place"):
+            self.item.pop("event-place", None)  # C1 was the writer's copy of CY for Zotero
+        if self.custom:
+            self.item["custom"] = {csl.CUSTOM_RIS_TAGS: self.custom}
+        if self.key_candidate:
+            self.item["citation-key"] = self.key_candidate
+        return self.item
+
+    def date(self, value: str, tag: str, line: int) -> dict:
+        try:
+            return dates.parse_ris(value)
+        except ValueError as exc:
+            self.warn("ris-bad-date", f"{tag}: {exc}; kept as a literal date", line)
+            return {"literal": value}
+
+    def dates(self, issued: list[tuple[str, str, int]]) -> None:
+        full = [e for e in issued if e[0] != "PY"]
+        years = [e for e in issued if e[0] == "PY"]
+        chosen = None
+        for tag, value, line in full + years:
+            try:
+                parsed = dates.parse_ris(value)
+            except ValueError as exc:
+                self.keep(tag, value)
+                self.warn("ris-bad-date", f"{tag}: {exc}; kept in custom.ris", line)
+                continue
+            if chosen is None:
+                chosen = parsed
+            elif parsed["date-parts"][0][0] != chosen["date-parts"][0][0] or (
+                tag != "PY" and parsed != chosen
+            ):
+                self.keep(tag, value)
+                self.warn("ris-duplicate-tag", f"{tag} disagrees with the first date: kept in custom.ris",
+                          line)
+        if chosen is not None:
+            self.item["issued"] = chosen
+
+    def pages(self, sp: list[tuple[str, int]], ep: list[tuple[str, int]]) -> None:
+        for extra, tag in ((sp[1:], "SP"), (ep[1:], "EP")):
+            for value, line in extra:
+                self.keep(tag, value)
+                self.warn("ris-duplicate-tag", f"second {tag} (the first wins): kept in custom.ris", line)
+        start = sp[0][0] if sp else None
+        end = ep[0][0] if ep else None
+        if start and end:
+            if pages.split_range(start)[1] is None:
+                self.item["page"] = pages.to_csl(f"{start}-{end}")
+            else:
+                self.item["page"] = pages.to_csl(start)
+                self.keep("EP", end)
+                self.warn("ris-duplicate-tag", "EP after an SP range: kept in custom.ris", ep[0][1])
+        elif start or end:
+            self.item["page"] = pages.to_csl(start or end)
+
+
+def read(text, report, *, source=None) -> list[dict]:
+    """Parse RIS text into CSL items; never raises on bad input."""
+    if not isinstance(text, str):
+        text = text.decode("utf-8", errors="replace")
+    records = [_Record(start, entries) for start, entries in _scan(text, report, source)]
+    items = [record.build() for record in records]
+    keys = assign_keys(items)
+    out = []
+    for record, item, key in zip(records, items, keys, strict=True):
+        item["id"] = key
+        item["citation-key"] = key
+        for severity, code, message, line in sorted(record.notes, key=lambda n: n[3] or record.start):
+            report.add(severity, code, message, source=source, line=line or record.start, key=key)
+        out.append(csl.normalize(item))
+    return out
