@@ -129,3 +129,15 @@ def test_internal_error_is_exit_70_without_traceback(tmp_path, monkeypatch):
     result = subprocess.run([sys.executable, "-c", script], input=b"", capture_output=True, timeout=60)
     assert result.returncode == 70
     assert b"internal error" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_check_command_exit_codes():
+    clean = run("check", "--strict", str(ROOT / "refs"))
+    assert clean.returncode == 0 and clean.stdout == b""
+    assert b"15 entries in 15 files, 0 errors, 0 warnings" in clean.stderr
+    case = CASES / "doi-bare" / "in.bib"
+    lenient = run("check", str(case))
+    assert lenient.returncode == 0 and b"warning[doi-url-prefix]" in lenient.stdout
+    assert run("check", "--strict", str(case)).returncode == 1
+    broken = run("check", str(BROKEN))
+    assert broken.returncode == 1 and b"error[missing-comma]" in broken.stdout

@@ -79,3 +79,12 @@ def test_sources_documented_for_every_work():
     sources = (REFS / "SOURCES.md").read_text(encoding="utf-8")
     for path in FILES:
         assert path.stem in sources, f"{path.stem} has no section in refs/SOURCES.md"
+
+
+def test_refs_pass_check_strict_with_zero_findings():
+    from bibport.diagnostics import Report
+
+    report = Report(strict=True)
+    entries, files = api.check([str(REFS)], report)
+    assert (entries, files) == (15, 15)
+    assert not report.diagnostics, report.render()

@@ -172,6 +172,29 @@ def convert(source, to: str, *, from_: str | None = None, report: Report | None 
     return text
 
 
+def check(sources, report: Report, *, ascii_expected: bool = True, encoding: str | None = None,
+          stdin=None) -> tuple[int, int]:
+    """Lint BibTeX files/folders/'-' into report; returns (entries checked, files read)."""
+    from bibport.formats import bibtex_check
+
+    seen = bibtex_check.Seen()  # keys and DOIs are compared across all the files
+    entries = files = 0
+    for path, _ in _expand(sources or ["-"], "bibtex"):
+        if path == "-":
+            data = stdin.read() if stdin is not None else os.fdopen(0, "rb", closefd=False).read()
+            name = "<stdin>"
+        else:
+            try:
+                data, name = Path(path).read_bytes(), path
+            except OSError as problem:
+                report.error("io", f"cannot read: {problem.strerror}", source=path)
+                continue
+        text = decode(data, report, source=name, encoding=encoding)
+        entries += bibtex_check.check(text, report, source=name, ascii_expected=ascii_expected, seen=seen)
+        files += 1
+    return entries, files
+
+
 def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
     """All entries of a folder of canonical .bib files, in file-name order."""
     return read(Path(folder), "bibtex")

@@ -95,6 +95,31 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
     _finish(report, text, output, keep_going, report_format)
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--strict", is_flag=True, help="Exit 1 on any finding, not only on errors.")
+@click.option("--report", "report_format", type=click.Choice(("text", "json")), default="text",
+              help="Findings on stdout as text lines or as JSON.")
+@click.option("--ascii/--utf8", "ascii_", default=True,
+              help="Files are for classic BibTeX (non-ASCII is a finding, the default) or for biber.")
+@click.option("--encoding", default=None, help="Input encoding when not UTF-8 (e.g. latin-1).")
+def check(inputs, strict, report_format, ascii_, encoding):
+    """Lint BibTeX INPUTS (files, folders of *.bib, or - for stdin): rule-coded findings."""
+    from bibport import api
+    from bibport.diagnostics import Report
+
+    report = Report(strict=strict)
+    entries, files = api.check(list(inputs), report, ascii_expected=ascii_, encoding=encoding)
+    if report_format == "json":
+        click.echo(report.to_json(), nl=False)
+    else:
+        click.echo(report.render(), nl=False)
+        click.echo(f"bibport check: {entries} entries in {files} files, "
+                   f"{len(report.errors)} errors, {len(report.warnings)} warnings", err=True)
+    if report.failed:
+        sys.exit(EXIT_INPUT)
+
+
 def main(argv=None) -> None:
     """Entry point: run the CLI, turning unexpected exceptions into a short report and exit 70."""
     try:
