@@ -19,19 +19,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-dist: $(STAMP) $(REFS) $(STYLES) $(wildcard src/bibport/*.py src/bibport/*/*.py)
+dist: $(STAMP) $(REFS) refs/sections.tsv $(STYLES) $(wildcard src/bibport/*.py src/bibport/*/*.py)
 	@mkdir -p dist
 	$(BIBPORT) convert refs --to csljson -o dist/reading-list.json
 	$(BIBPORT) convert refs --to csljson --profile zotero -o dist/reading-list.zotero.json
 	$(BIBPORT) convert refs --to bibtex -o dist/reading-list.bib
 	$(BIBPORT) convert refs --to biblatex -o dist/reading-list.biblatex.bib
-	@if [ -f src/bibport/formats/ris.py ]; then $(BIBPORT) convert refs --to ris -o dist/reading-list.ris; fi
-	@if $(BIBPORT) render --help >/dev/null 2>&1; then \
-	  for style in $(DIST_STYLES); do for fmt in text markdown html; do \
-	    ext=$$(case $$fmt in text) echo txt;; markdown) echo md;; html) echo html;; esac); \
-	    $(BIBPORT) render refs --style $$style --format $$fmt --group-by keyword --standalone \
-	      -o dist/reading-list.$$style.$$ext || exit 1; \
-	  done; done; fi
+	$(BIBPORT) convert refs --to ris -o dist/reading-list.ris
+	@for style in $(DIST_STYLES); do for fmt in text markdown html; do \
+	  ext=$$(case $$fmt in text) echo txt;; markdown) echo md;; html) echo html;; esac); \
+	  echo "$(BIBPORT) render refs --style $$style --format $$fmt -o dist/reading-list.$$style.$$ext"; \
+	  $(BIBPORT) render refs --style $$style --format $$fmt --group-by keyword \
+	    --sections refs/sections.tsv --standalone -o dist/reading-list.$$style.$$ext || exit 1; \
+	done; done
 	@touch dist
 
 test: $(STAMP)

@@ -195,6 +195,26 @@ def check(sources, report: Report, *, ascii_expected: bool = True, encoding: str
     return entries, files
 
 
+def read_sections(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(keyword, heading) pairs from a tab-separated file, in file order; '#' starts a comment."""
+    pairs = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        keyword, sep, heading = line.partition("\t")
+        if not sep or not keyword.strip() or not heading.strip():
+            raise ValueError(f"{path}:{number}: expected 'keyword<TAB>heading'")
+        pairs.append((keyword.strip(), heading.strip()))
+    return pairs
+
+
+def list_styles(query: str | None = None) -> list[tuple[str, str]]:
+    """(name, title) of every CSL style bibport can render with, filtered by query."""
+    from bibport.formats import bibliography
+
+    return bibliography.list_styles(query)
+
+
 def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
     """All entries of a folder of canonical .bib files, in file-name order."""
     return read(Path(folder), "bibtex")

