@@ -37,6 +37,9 @@ dist: $(STAMP) $(REFS) refs/sections.tsv $(STYLES) $(wildcard src/bibport/*.py s
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+docs: $(STAMP)
+	$(BIN)/python -c "import sys; from bibport.mappings.docs import render_mappings; sys.stdout.write(render_mappings())" > docs/mappings.md
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 

@@ -284,8 +284,13 @@ PARTIAL_LOSSES: tuple[tuple[str, str], ...] = (
     ("whitespace",          "newlines, tabs and runs of spaces fold to one space; controls are dropped"),
     ("dropping-particle",   "written in front of the family name, read back as non-dropping-particle"),
     ("name particles",      "read back as non-dropping-particle when lower-case words lead the family"),
-    ("dates",               "one date: the end of a range and circa are dropped; seasons only on years"),
+    ("literal names",       "a literal name with a comma reads back as Family, Given; a name with no "
+                            "family reads back as a literal"),
+    ("dates",               "one date: the end of a range and circa are dropped; seasons only on years; "
+                            "a literal publication date stays text in custom.ris DA"),
     ("keyword",             "a keyword containing ',' or ';' is split into several"),
+    ("ISBN",                "several ISBNs (or ISSNs) go on one SN line, space-separated"),
+    ("container-title-short", "J2 without a T2 reads back as the container-title too (as Zotero does)"),
     ("event",               "T2 on CONF only without event-title; reads back as event-title"),
     ("event-place",         "on CONF, equal to publisher-place: reads back as publisher-place"),
     ("typed variables",     "a variable with no tag for its TY (e.g. edition on JOUR, ISSN on BOOK, "
@@ -293,6 +298,8 @@ PARTIAL_LOSSES: tuple[tuple[str, str], ...] = (
     ("page",                "on BOOK and THES SP is the page total: page ranges are dropped with a warning"),
     ("types",               "several CSL types share a TY (see TYPES rows marked write)"),
     ("custom",              "custom values other than custom.ris have no RIS home"),
+    ("keys",                "a citation key that is not a safe file stem (a letter, then letters, digits and "
+                            "_:.+-) is not written as ID: reading generates a new key"),
 )
 
 CSL_TO_TY = {row.csl: row.ty for row in TYPES if row.direction in (BOTH, WRITE)}
