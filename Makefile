@@ -40,6 +40,10 @@ test: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -c "import sys; from bibport.mappings.docs import render_mappings; sys.stdout.write(render_mappings())" > docs/mappings.md
 
+fuzz: $(STAMP)
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install -q atheris || echo "atheris could not be installed: make fuzz needs it"
+	FUZZ_SECONDS=60 PYTHON=$(BIN)/python fuzz/run.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
