@@ -123,6 +123,8 @@ def read_sources(sources, report: Report, *, format: str | None = None, encoding
                 else:
                     kept.append(item)
             found = kept
+        for item in found:
+            report.origins.setdefault(str(item.get("id")), source)
         items += found
     return items
 

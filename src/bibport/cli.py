@@ -33,7 +33,12 @@ def _finish(report, text: str | None, output: str | None, keep_going: bool, repo
     _emit_report(report, report_format)
     if text is not None and (not report.failed or keep_going):
         if output and output != "-":
-            api.write_file(output, text)
+            try:
+                api.write_file(output, text)
+            except OSError as problem:
+                report.error("io", f"cannot write: {problem.strerror}", source=output)
+                _emit_report(report, report_format)
+                sys.exit(EXIT_INPUT)
         else:
             sys.stdout.write(text)
             sys.stdout.flush()

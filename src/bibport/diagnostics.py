@@ -50,9 +50,12 @@ class Report:
 
     strict: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # entry key -> file it was read from
 
     def add(self, severity: str, code: str, message: str, *, source=None, line=None, key=None) -> None:
-        """Record one diagnostic."""
+        """Record one diagnostic (a writer's, which knows only the key, gets the key's file)."""
+        if source is None and key is not None:
+            source = self.origins.get(key)
         self.diagnostics.append(Diagnostic(severity, code, message, source, line, key))
 
     def error(self, code: str, message: str, **where) -> None:
@@ -82,4 +85,6 @@ class Report:
 
     def to_json(self) -> str:
         """The diagnostics as a JSON array, for scripts."""
-        return json.dumps([asdict(d) for d in self.diagnostics], ensure_ascii=False, indent=2) + "\n"
+        safe = [{k: sanitize(v) if isinstance(v, str) else v for k, v in asdict(d).items()}
+                for d in self.diagnostics]
+        return json.dumps(safe, ensure_ascii=False, indent=2) + "\n"

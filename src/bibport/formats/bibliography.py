@@ -57,6 +57,7 @@ MAX_STYLE_BYTES = 4 * 1024 * 1024
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _SAFE_SCHEMES = ("http://", "https://", "ftp://")
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class StyleError(Exception):
@@ -165,7 +166,13 @@ def parse_untrusted(data: bytes, what: str) -> etree._Element:
         raise StyleError(f"{what}: not well-formed XML ({exc})") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise StyleError(f"{what}: a DOCTYPE is not allowed in a style")
-    return tree.getroot()
+    root = tree.getroot()
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue  # comments and processing instructions are inert
+        if etree.QName(element).namespace != CSL_NS:
+            raise StyleError(f"{what}: element {element.tag} is not CSL (XInclude and foreign markup refused)")
+    return root
 
 
 def _check_macros(root, what: str) -> None:
@@ -713,6 +720,7 @@ class _Writer:
         out = []
         for kind, value in _tokens(text):
             if kind == "text":
+                value = _UNSAFE_CHARS.sub("", value)  # control/bidi characters never reach an output
                 for piece, target in _split_links(value, list(pairs)):
                     out.append(self.link(piece, target) if target else self.escape(piece))
             else:

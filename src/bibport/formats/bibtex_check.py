@@ -264,6 +264,9 @@ def check(text: str, report, *, source: str | None = None, ascii_expected: bool 
     items = {}
     for item in bibtex.read(text, scratch, source=source):
         items.setdefault(item["id"], item)
+    for diagnostic in scratch.errors:  # found only by the full read: inheritance problems
+        if diagnostic.code.startswith("crossref-"):  # case collisions: key-case-collision below
+            report.diagnostics.append(diagnostic)
 
     checked = 0
     keys_here: set[str] = set()

@@ -38,7 +38,7 @@ RULES = (
     Rule("year-implausible",    WARNING, "year or date is not a year between 1400 and two years from now"),
     Rule("month-invalid",       WARNING, "month is not 1..12 or an English month name"),
     Rule("duplicate-key",       ERROR,   "two files define the same key"),
-    Rule("key-case-collision",  WARNING, "two keys differ only in case (citeproc and Zotero merge them)"),
+    Rule("key-case-collision",  ERROR,   "two keys differ only in case (citeproc and Zotero merge them)"),
     Rule("key-convention",      WARNING, "the key is not familyYEARfirstword in lowercase ASCII"),
     Rule("unprotected-acronym", WARNING, "an acronym or proper noun in a title is outside braces"),
     Rule("non-ascii",           WARNING, "a non-ASCII character in a file meant for classic BibTeX"),
