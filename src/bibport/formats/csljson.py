@@ -77,6 +77,10 @@ def _scan(text: str) -> tuple[int, list[int]]:
     return deepest, starts
 
 
+# Tabs and line breaks are text; other controls, DEL, C1 and bidi overrides can hide or forge output.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _problems_in(value, path: str):
     """Yield messages for NaN/Infinity, lone surrogates and duplicate keys anywhere in value."""
     stack = [(value, path)]
@@ -89,6 +93,8 @@ def _problems_in(value, path: str):
                 current.encode("utf-8")
             except UnicodeEncodeError:
                 yield f"{_safe(where)} contains a lone surrogate"
+            if _UNSAFE_CHARS.search(current):
+                yield f"{_safe(where)} contains a control or bidi-override character"
         elif isinstance(current, dict):
             for key in getattr(current, "duplicates", ()):
                 yield f"{_safe(where)} has the key {_safe(key)!r} twice"
@@ -443,12 +449,83 @@ def write(items, report, *, profile: str = "csl", **_options) -> str:
     """Serialise items as a CSL-JSON array (profile `csl` or `zotero`)."""
     if profile not in ("csl", "zotero"):
         raise ValueError(f"unknown CSL-JSON profile {profile!r} (csl or zotero)")
-    out = []
+    items = items if isinstance(items, list) else list(items)  # walked twice if json.dumps must finish
+    try:
+        return _dumps(_prepared(items, profile))
+    except (_Unusual, RecursionError):
+        return json.dumps(list(_prepared(items, profile)), ensure_ascii=False, indent=2) + "\n"
+
+
+def _prepared(items, profile: str):
+    """Each item as written, made one at a time so a large list is never copied whole."""
     for item in items:
         item = dict(item)
         if "citation-key" not in item and item.get("id") is not None:
             item["citation-key"] = str(item["id"])
         if profile == "zotero":
             item = _zotero(item)
-        out.append(csl.normalize(item))
-    return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
+        yield csl.normalize(item)
+
+
+class _Unusual(Exception):
+    """A value the fast writer leaves to json.dumps (NaN, odd key types, subclasses)."""
+
+
+_encode_string = json.encoder.encode_basestring  # the C function json.dumps uses with ensure_ascii=False
+
+
+def _dumps(items) -> str:
+    """json.dumps(list(items), ensure_ascii=False, indent=2) + newline, byte for byte: indent=2 makes
+    json fall back to its pure-Python encoder, which was a quarter of a conversion."""
+    texts = []
+    for item in items:  # one string per item: far fewer live objects than one per token
+        pieces: list[str] = []
+        _emit(item, pieces, "\n  ")
+        texts.append("".join(pieces))
+    if not texts:
+        return "[]\n"
+    texts[0] = "[\n  " + texts[0]
+    texts[-1] += "\n]\n"
+    return ",\n  ".join(texts)
+
+
+def _emit(value, pieces: list[str], newline: str) -> None:
+    kind = type(value)
+    if kind is str:
+        pieces.append(_encode_string(value))
+    elif kind is dict or kind is _Object:
+        if not value:
+            pieces.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, member in value.items():
+            if type(key) is not str:
+                raise _Unusual
+            pieces.append(separator)
+            pieces.append(_encode_string(key))
+            pieces.append(": ")
+            _emit(member, pieces, inner)
+            separator = "," + inner
+        pieces.append(newline + "}")
+    elif kind is list:
+        if not value:
+            pieces.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for member in value:
+            pieces.append(separator)
+            _emit(member, pieces, inner)
+            separator = "," + inner
+        pieces.append(newline + "]")
+    elif kind is int:
+        pieces.append(int.__repr__(value))
+    elif value is True:
+        pieces.append("true")
+    elif value is False:
+        pieces.append("false")
+    elif value is None:
+        pieces.append("null")
+    else:
+        raise _Unusual  # floats (NaN), tuples, subclasses: json.dumps knows the rules

@@ -20,6 +20,7 @@ and for formatting a name with neither `family` nor `literal`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 Decode = Callable[[str], str]
 Encode = Callable[[str], str]
@@ -188,6 +189,7 @@ def _split_first_von_last(segment: str) -> tuple[str, str, str]:
     return first, "", segment[words[last_start][0]:words[-1][1]]
 
 
+@lru_cache(maxsize=65536)  # names repeat across entries; callers never mutate the dict
 def _split(raw: str) -> dict[str, str]:
     """Raw (still LaTeX) parts of one name: literal, or first/von/last/jr; empty parts left out."""
     name = _collapse(raw)
@@ -240,13 +242,19 @@ def parse_name(raw: str, decode: Decode) -> dict:
     return name
 
 
+@lru_cache(maxsize=16384)
+def _split_list(raw: str) -> tuple[tuple[str, ...], bool]:
+    """Cached split_names, with `others` taken out as the et al. flag."""
+    parts = split_names(raw)
+    return tuple(p for p in parts if p.lower() != "others"), any(p.lower() == "others" for p in parts)
+
+
 def parse_names(raw: str, decode: Decode) -> tuple[list[dict], bool]:
     """Parse a BibTeX name list; the flag is True when it contains `others` (et al.)."""
-    names, others = [], False
-    for part in split_names(raw):
-        if part.lower() == "others":
-            others = True  # et al. marker, never a person
-            continue
+    names = []
+    parts, others = _split_list(raw)
+    for part in parts:
+        # decode runs each time (it is cached itself) so its warnings reach every entry
         name = parse_name(part, decode)
         if name:
             names.append(name)
