@@ -17,6 +17,7 @@ value can start a fake record), CRLF line ends unless `line_ending` says otherwi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bibport import csl
 from bibport.mappings import ris as table
@@ -32,6 +33,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _DOI = re.compile(r"10\.[0-9]{4,}(?:\.[0-9]+)*/\S+")
 _VERBATIM = ("URL", "DOI")  # never touched by markup stripping
+_RUNS = re.compile(r" {2,}")
+_TAG_RANK = {tag: rank for rank, tag in enumerate(table.TAG_ORDER)}
+_write_tag = lru_cache(maxsize=4096)(table.write_tag)  # the table lookup scans every row per call
 
 # --------------------------------------------------------------------------------------------------
 # Writer
@@ -40,10 +44,13 @@ _VERBATIM = ("URL", "DOI")  # never touched by markup stripping
 def _plain(value, *, markup: bool = True) -> str:
     """One-line plain text: markup stripped, line breaks folded to a space, controls dropped."""
     text = str(value)
-    if markup:
+    if markup and "<" in text:
         text = strip_markup(text)
+    # Fast path: every folded or control character is non-printable.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     text = _CONTROL.sub("", _FOLDED.sub(" ", text))
-    return re.sub(r" {2,}", " ", text).strip()
+    return _RUNS.sub(" ", text).strip()
 
 
 def _bare_doi(value: str) -> str:
@@ -105,7 +112,7 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
         if variable == "event":
             continue  # handled with event-title below
         if variable in ("issued", "accessed"):
-            tag = table.write_tag(ty, variable)
+            tag = _write_tag(ty, variable)
             year, full, lossy = _date_line(value)
             if lossy:
                 lost.append(f"{variable} (range end or circa)")
@@ -116,7 +123,7 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
                 put(tag, full)
             continue
         if variable == "page":
-            if table.write_tag(ty, "page") is None:
+            if _write_tag(ty, "page") is None:
                 lost.append(variable)
                 continue
             text = _plain(value)
@@ -126,7 +133,7 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
             continue
         if variable == "publisher-place" and ty == "CONF" and not item.get("event-place"):
             put("C1", _plain(value))  # Zotero reads the place of a conference paper from C1 only
-        tag = table.write_tag(ty, variable)
+        tag = _write_tag(ty, variable)
         if tag is None:
             lost.append(variable)
             continue
@@ -147,7 +154,7 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
         else:
             put(tag, _plain(value, markup=variable not in _VERBATIM))
     if item.get("event"):
-        tag = table.write_tag(ty, "event-title")
+        tag = _write_tag(ty, "event-title")
         if tag is None:
             lost.append("event")
         elif not item.get("event-title"):
@@ -161,8 +168,9 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
         put("ID", key)
 
     out = [f"TY  - {ty}"]
-    for tag in table.TAG_ORDER:
-        out.extend(f"{tag}  - {value}" for value in lines.get(tag, ()))
+    # Only the tags present, in TAG_ORDER (tags outside it are not written).
+    for tag in sorted((t for t in lines if t in _TAG_RANK), key=_TAG_RANK.__getitem__):
+        out.extend(f"{tag}  - {value}" for value in lines[tag])
     custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
     extra = custom.get(csl.CUSTOM_RIS_TAGS)
     if isinstance(extra, dict):
@@ -217,6 +225,16 @@ def _parse_name(text: str) -> dict | None:
     return name or None
 
 
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A line meant as a tag line but malformed: `ti  - x`, `T1-x`, `XYZ  - x`, `  - x`.
+_LOOKS_LIKE_TAG = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{1,3}\s*-(?:\s|$)|[A-Z][A-Z0-9]-\S|-\s)")
+
+
+def _id_of(entries: list[list]) -> str | None:
+    """The record's ID tag, to name it in diagnostics about the whole record."""
+    return next((value for tag, value, _ in entries if tag == "ID" and value), None)
+
+
 def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
     """Split the text into records [(TY line, [[tag, value, line], ...])], reporting structure errors."""
     if text.startswith("\ufeff"):
@@ -224,8 +242,21 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
     records = []
     current: tuple[int, list[list]] | None = None
     in_stray = False
+    unsafe_lines: list[int] = []  # of the open record: it is skipped, and named when it closes
+
+    def reject_unsafe(entries):
+        for bad in unsafe_lines:
+            report.error("control-char", "control or bidi-override character in input: record skipped",
+                         source=source, line=bad, key=_id_of(entries))
+        unsafe_lines.clear()
+
     for number, raw in enumerate(_LINE_BREAK.split(text), 1):
         line = re.sub(r"\s?[\u2028\u2029]\s?", " ", raw)
+        if _UNSAFE_CHARS.search(line):
+            if current is None and line.strip():
+                report.error("control-char", "control or bidi-override character in input",
+                             source=source, line=number)
+            unsafe_lines.append(number)
         match = _TAG_LINE.fullmatch(line.rstrip())
         tag = match.group(1) if match else None
         value = (match.group(2) or "").strip() if match else ""
@@ -248,10 +279,14 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
         if tag == "TY":
             report.error("ris-nested-ty",
                          f"TY inside the record opened at line {start} (missing ER): that record is skipped",
-                         source=source, line=number)
+                         source=source, line=number, key=_id_of(entries))
+            unsafe_lines[:] = [n for n in unsafe_lines if n >= number]
             current = (number, [["TY", value, number]])
         elif tag == "ER":
-            records.append(current)
+            if any(start <= n <= number for n in unsafe_lines):
+                reject_unsafe(entries)
+            else:
+                records.append(current)
             current = None
         elif tag is not None:
             entries.append([tag, value, number])
@@ -261,11 +296,15 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
                 report.warning("ris-continuation", "text after TY is not a tag line: ignored",
                                source=source, line=number)
             else:
+                if _LOOKS_LIKE_TAG.match(line.strip()):
+                    report.warning("ris-malformed-tag",
+                                   f"{line.strip()[:20]!r} is not a tag line (`XX  - value`): "
+                                   f"joined to the {last[0]} value above", source=source, line=number)
                 last[1] = f"{last[1]} {line.strip()}".strip()
     if current is not None:
         report.error("ris-missing-er",
                      f"record opened at line {current[0]} has no ER before the end of input: skipped",
-                     source=source, line=current[0])
+                     source=source, line=current[0], key=_id_of(current[1]))
     return records
 
 

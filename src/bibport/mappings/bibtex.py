@@ -1,7 +1,7 @@
 """BibTeX/biblatex <-> CSL tables (mappings layer: pure data, no logic beyond lookups).
 
-Reading: entry type -> CSL type (TYPES_IN), field -> variable (FIELDS_IN, first matching row wins;
-a later field aiming at a variable already filled goes to `custom` instead, never dropped).
+Reading: entry type -> CSL type (TYPES_IN), field -> variable (FIELDS_IN, first row whose CSL types
+match wins; a later field aiming at a variable already filled goes to `custom` instead, never dropped).
 Writing: CSL type -> entry type per dialect (TYPES_OUT), variable -> field per dialect (FIELDS_OUT),
 then FIELD_ORDER. Languages: babel/polyglossia names <-> BCP 47 (LANGUAGES).
 """
@@ -9,6 +9,8 @@ then FIELD_ORDER. Languages: babel/polyglossia names <-> BCP 47 (LANGUAGES).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bibport import csl
 
 # How a field's value is converted (see formats.bibtex).
 RICH = "rich"          # LaTeX -> CSL rich text, braces become nocase spans
@@ -90,12 +92,24 @@ SUBTYPE_IN = {"magazine": "article-magazine", "newspaper": "article-newspaper"}
 NON_CITABLE = ("xdata", "set")
 
 
+# What BibTeX's `number` means depends on the kind of work.
+NUMBER_IS_ISSUE = ("article-journal", "article-magazine", "article-newspaper", "article", "review",
+                   "periodical")
+NUMBER_IS_NUMBER = ("report", "patent", "standard", "legislation", "regulation", "bill", "dataset",
+                    "software")
+NUMBER_IS_SERIES_NUMBER = tuple(t for t in csl.TYPES if t not in NUMBER_IS_ISSUE + NUMBER_IS_NUMBER)
+
+# A CSL variable with no BibTeX field is written as `csl-<variable>` and read back from it:
+# BibTeX, biber and Zotero skip fields they do not know, so nothing is lost on the way.
+CSL_FIELD_PREFIX = "csl-"
+
+
 @dataclass(frozen=True)
 class FieldIn:
     field: str
     variable: str
     kind: str
-    types: tuple[str, ...] = ANY  # entry types the row applies to
+    types: tuple[str, ...] = ANY  # CSL types (of the entry being read) the row applies to
     note: str = ""
 
 
@@ -115,11 +129,9 @@ FIELDS_IN = (
     FieldIn("origtitle",    "original-title",     RICH),
     FieldIn("volume",       "volume",             PLAIN),
     FieldIn("volumes",      "number-of-volumes",  PLAIN),
-    FieldIn("number",       "issue",              PLAIN, ("article", "periodical", "suppperiodical"),
+    FieldIn("number",       "issue",              PLAIN, NUMBER_IS_ISSUE,
             "BibTeX number on a journal article is its issue"),
-    FieldIn("number",       "number",             PLAIN, ("techreport", "report", "patent", "manual",
-                                                          "standard", "legislation", "dataset", "software"),
-            "report/patent/standard number"),
+    FieldIn("number",       "number",             PLAIN, NUMBER_IS_NUMBER, "report/patent/standard number"),
     FieldIn("number",       "collection-number",  PLAIN, note="elsewhere: number within the series"),
     FieldIn("issue",        "issue",              PLAIN),
     FieldIn("chapter",      "chapter-number",     PLAIN),
@@ -257,13 +269,12 @@ FIELDS_OUT = (
     FieldOut("original-title",    "origtitle",    "origtitle",    RICH),
     FieldOut("volume",            "volume",       "volume",       PLAIN),
     FieldOut("number-of-volumes", "volumes",      "volumes",      PLAIN),
-    FieldOut("issue",             "number",       "number",       PLAIN,
-             ("article-journal", "article-magazine", "article-newspaper", "article", "review",
-              "periodical")),
+    FieldOut("issue",             "number",       "number",       PLAIN, NUMBER_IS_ISSUE),
     FieldOut("issue",             "issue",        "issue",        PLAIN),
-    FieldOut("number",            "number",       "number",       PLAIN),
-    FieldOut("collection-number", "number",       "number",       PLAIN,
-             note="only when `number` is not taken by a report/patent number"),
+    FieldOut("number",            "number",       "number",       PLAIN, NUMBER_IS_NUMBER),
+    FieldOut("collection-number", "number",       "number",       PLAIN, NUMBER_IS_SERIES_NUMBER),
+    FieldOut("event",             "eventtitle",   "eventtitle",   RICH,
+             note="the pre-1.0.2 name of event-title: written when event-title is absent"),
     FieldOut("chapter-number",    "chapter",      "chapter",      PLAIN),
     FieldOut("page",              "pages",        "pages",        PAGES),
     FieldOut("number-of-pages",   "pagetotal",    "pagetotal",    PLAIN),
@@ -298,13 +309,27 @@ FIELDS_OUT = (
     FieldOut("annote",            "annote",       "annotation",   RICH),
 )
 
-# Variables the writer knows it cannot express in BibTeX/biblatex; they are never silently lost:
-# the writer warns for each one it meets.
+# CSL-JSON's alternative names (Zotero writes both): written once, under the variable they alias.
+VARIABLE_ALIASES = {"journalAbbreviation": "container-title-short", "shortTitle": "title-short"}
+
+# Variables BibTeX does not keep as they are. Everything else without a row above is written as a
+# `csl-<variable>` field (CSL_FIELD_PREFIX) and read back unchanged.
 LOSSES = (
-    ("event", "duplicate of event-title, which is written as eventtitle"),
     ("citation-key", "becomes the entry key"),
     ("id", "becomes the entry key"),
-    ("title-short", "written as shorttitle; classic .bst styles ignore it"),
+)
+
+# What survives, but not in the same form (the round-trip tests apply one step per row).
+PARTIAL_LOSSES = (
+    ("whitespace", "LaTeX folds newlines and runs of spaces into one space"),
+    ("event", "event and event-title are one eventtitle field when equal (or when only event is "
+              "given), read back into both"),
+    ("dates", "the bibtex dialect's year/month/day keep only a date's start (biblatex keeps all)"),
+    ("name particles", "BibTeX has one particle slot: a dropping-particle reads back as non-dropping"),
+    ("keyword", "keywords are re-joined with ', '"),
+    ("genre", "a thesis/report type's default genre is implied by the entry type and read back"),
+    ("types", "CSL document/webpage both become @misc; a URL with no publisher reads back as webpage"),
+    ("aliases", "journalAbbreviation/shortTitle read back as container-title-short/title-short"),
 )
 
 # Output field order, the same for every entry type (unknown fields follow, alphabetically).
