@@ -40,6 +40,11 @@ test: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -c "import sys; from bibport.mappings.docs import render_mappings; sys.stdout.write(render_mappings())" > docs/mappings.md
 
+bench: $(STAMP)
+	@cd bench && (npm ci --no-audit --no-fund >/dev/null 2>&1 || echo "bench: npm ci failed; citation-js skipped")
+	@$(BIN)/pip install -q pypandoc-binary >/dev/null 2>&1 || echo "bench: pypandoc-binary missing; pandoc skipped unless on PATH"
+	$(BIN)/python bench/run.py
+
 fuzz: $(STAMP)
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install -q atheris || echo "atheris could not be installed: make fuzz needs it"
 	FUZZ_SECONDS=60 PYTHON=$(BIN)/python fuzz/run.sh
