@@ -39,6 +39,7 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -c "import sys; from bibport.mappings.docs import render_mappings; sys.stdout.write(render_mappings())" > docs/mappings.md
+	$(BIN)/python -c "import pathlib; from bibport.mappings.docs import with_losses; p = pathlib.Path('README.md'); p.write_text(with_losses(p.read_text()))"
 
 bench: $(STAMP)
 	@cd bench && (npm ci --no-audit --no-fund >/dev/null 2>&1 || echo "bench: npm ci failed; citation-js skipped")

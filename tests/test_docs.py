@@ -94,7 +94,21 @@ def test_losses_tables_list_exactly_the_declared_rows():
     assert _losses_section(ris_part, "### Declared partial losses") == set(ris.PARTIAL_LOSSES)
 
 
-def test_undeclared_bibtex_losses_are_listed():
+def test_variables_without_a_field_are_listed_with_their_csl_field():
     written = {r.variable for r in bibtex.FIELDS_OUT} | {v for v, _ in bibtex.LOSSES}
-    section = _losses_section(render_mappings().split("## RIS")[0], "### Variables with no field")
+    section = _losses_section(render_mappings().split("## RIS")[0], "### Variables kept in `csl-` fields")
     assert {r[0] for r in section} == set(csl.VARIABLE_KIND) - written
+    assert all(field == bibtex.CSL_FIELD_PREFIX + variable for variable, field in section)
+
+
+def test_bibtex_partial_losses_are_listed():
+    section = _losses_section(render_mappings().split("## RIS")[0], "### Declared partial losses")
+    assert {r[0] for r in section} == {what for what, _ in bibtex.PARTIAL_LOSSES}
+
+
+def test_readme_losses_table_is_current():
+    from bibport.mappings.docs import LOSSES_END, LOSSES_START, with_losses
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert LOSSES_START in readme and LOSSES_END in readme
+    assert with_losses(readme) == readme, "README losses table out of date: run `make docs`"
