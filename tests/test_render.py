@@ -322,3 +322,48 @@ def test_every_independent_style_renders_without_a_traceback():
         except Exception as exc:  # the point of the sweep: nothing may escape
             failures.append(f"{path.stem}: {type(exc).__name__}: {exc}")
     assert not failures, "\n".join(failures[:20])
+
+
+# --- goldens for refs/ and for the items of every tests/cases folder ----------------------------------
+
+REFS_STYLES = ("reading-list", "apa", "ieee", "acm-sig-proceedings", "chicago-author-date")
+CASE_STYLES = ("apa", "ieee")
+
+
+def _refs_items():
+    from bibport import api
+
+    return api.load_refs(Path(__file__).resolve().parent.parent / "refs")
+
+
+def _case_items():
+    """Every item the golden cases read, ids prefixed by their case so they stay unique."""
+    items = []
+    for path in sorted((Path(__file__).resolve().parent / "cases").glob("*/out.csl.json")):
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            item = dict(item, id=f"{path.parent.name}-{item['id']}")
+            item.pop("citation-key", None)
+            items.append(item)
+    return items
+
+
+def _check_golden(path: Path, out: str) -> None:
+    if os.environ.get("BIBPORT_REGOLD"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(out, encoding="utf-8")
+    assert out == path.read_text(encoding="utf-8"), f"{path.name} differs"
+
+
+@pytest.mark.parametrize("output", sorted(SUFFIX))
+@pytest.mark.parametrize("style", REFS_STYLES)
+def test_refs_golden(style, output):
+    out, report = render(_refs_items(), style=style, output=output)
+    assert not report.errors, report.render()
+    _check_golden(GOLDEN / "refs" / f"{style}.{SUFFIX[output]}", out)
+
+
+@pytest.mark.parametrize("style", CASE_STYLES)
+def test_cases_golden(style):
+    out, report = render(_case_items(), style=style, output="text")
+    assert not report.errors, report.render()
+    _check_golden(GOLDEN / "cases" / f"{style}.txt", out)
