@@ -12,6 +12,7 @@ An item is a plain dict with CSL's own keys. Conventions every format relies on:
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 
 
 class Kind(Enum):
@@ -112,10 +113,15 @@ def _normalize_custom(custom: dict) -> dict:
     return {k: custom[k] for k in sorted(custom) if not _is_empty(custom[k])}
 
 
+@lru_cache(maxsize=4096)
+def _ordered(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(keys, key=lambda k: (_KEY_RANK.get(k, len(KEY_ORDER)), k)))
+
+
 def normalize(item: dict) -> dict:
     """Drop empty values and order keys (and name/date parts) stably."""
     out = {}
-    for key in sorted(item, key=lambda k: (_KEY_RANK.get(k, len(KEY_ORDER)), k)):
+    for key in _ordered(tuple(item)):  # items share few key sets: sort each set once
         value = item[key]
         if _is_empty(value):
             continue
