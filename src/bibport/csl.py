@@ -97,8 +97,12 @@ _KEY_RANK = {key: rank for rank, key in enumerate(KEY_ORDER)}
 _DATE_KEYS = ("date-parts", "season", "circa", "literal", "raw")
 
 
+_EMPTY_TYPES = (str, list, dict)
+
+
 def _is_empty(value) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    # same as value in (None, "", [], {}) but without three comparisons for the common non-empty case
+    return value is None or (not value and isinstance(value, _EMPTY_TYPES))
 
 
 def _normalize_name(name: dict) -> dict:
@@ -123,7 +127,7 @@ def normalize(item: dict) -> dict:
     out = {}
     for key in _ordered(tuple(item)):  # items share few key sets: sort each set once
         value = item[key]
-        if _is_empty(value):
+        if value is None or (not value and isinstance(value, _EMPTY_TYPES)):  # _is_empty, inlined
             continue
         kind = VARIABLE_KIND.get(key)
         if kind is Kind.NAME:

@@ -15,6 +15,7 @@ FACTS.md). Both: a JSON array, UTF-8, two-space indent, stable key order, one tr
 from __future__ import annotations
 
 import bisect
+import gc
 import json
 import re
 
@@ -450,17 +451,24 @@ def write(items, report, *, profile: str = "csl", **_options) -> str:
     if profile not in ("csl", "zotero"):
         raise ValueError(f"unknown CSL-JSON profile {profile!r} (csl or zotero)")
     items = items if isinstance(items, list) else list(items)  # walked twice if json.dumps must finish
+    # Writing allocates per item and frees it again: the cyclic GC only rescanned the live items.
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         return _dumps(_prepared(items, profile))
     except (_Unusual, RecursionError):
         return json.dumps(list(_prepared(items, profile)), ensure_ascii=False, indent=2) + "\n"
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _prepared(items, profile: str):
     """Each item as written, made one at a time so a large list is never copied whole."""
     for item in items:
-        item = dict(item)
+        # normalize and _zotero build new dicts: copy only when a key is added here
         if "citation-key" not in item and item.get("id") is not None:
+            item = dict(item)
             item["citation-key"] = str(item["id"])
         if profile == "zotero":
             item = _zotero(item)
@@ -502,10 +510,11 @@ def _emit(value, pieces: list[str], newline: str) -> None:
         for key, member in value.items():
             if type(key) is not str:
                 raise _Unusual
-            pieces.append(separator)
-            pieces.append(_encode_string(key))
-            pieces.append(": ")
-            _emit(member, pieces, inner)
+            if type(member) is str:  # the common leaf, written here: a call per leaf was most of the time
+                pieces.append(separator + _encode_string(key) + ": " + _encode_string(member))
+            else:
+                pieces.append(separator + _encode_string(key) + ": ")
+                _emit(member, pieces, inner)
             separator = "," + inner
         pieces.append(newline + "}")
     elif kind is list:
@@ -515,8 +524,14 @@ def _emit(value, pieces: list[str], newline: str) -> None:
         inner = newline + "  "
         separator = "[" + inner
         for member in value:
-            pieces.append(separator)
-            _emit(member, pieces, inner)
+            member_kind = type(member)
+            if member_kind is str:  # leaves inline, as for objects
+                pieces.append(separator + _encode_string(member))
+            elif member_kind is int:
+                pieces.append(separator + int.__repr__(member))
+            else:
+                pieces.append(separator)
+                _emit(member, pieces, inner)
             separator = "," + inner
         pieces.append(newline + "]")
     elif kind is int:

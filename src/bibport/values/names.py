@@ -19,6 +19,7 @@ and for formatting a name with neither `family` nor `literal`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -52,12 +53,32 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+_RUNS: dict[str, re.Pattern] = {}
+_MARKS: dict[str, re.Pattern] = {}
+_PLAIN_NAME = re.compile(r"[^{}\\,~-]+")
+
+
 def _spans(text: str, separators: str) -> list[tuple[int, int]]:
     """(start, end) of each maximal run of non-separators at brace depth 0."""
+    if "{" not in text and "}" not in text:
+        # no braces: every char is at depth 0, so a regex finds the same runs without a char loop
+        runs = _RUNS.get(separators)
+        if runs is None:
+            runs = _RUNS[separators] = re.compile(f"[^{re.escape(separators)}]+" if separators else ".+",
+                                                  re.DOTALL)
+        return [m.span() for m in runs.finditer(text)]
+    marks = _MARKS.get(separators)
+    if marks is None:
+        marks = _MARKS[separators] = re.compile(f"[{{}}{re.escape(separators)}]")
     spans: list[tuple[int, int]] = []
     depth = 0
     start = None
-    for i, ch in enumerate(text):
+    after = 0  # just past the previous brace or separator; the chars up to a mark are plain ones
+    for match in marks.finditer(text):  # jumps between braces and separators, not char by char
+        i = match.start()
+        if start is None and i > after:
+            start = after
+        ch = text[i]
         if ch == "{":
             depth += 1
         elif ch == "}":
@@ -70,6 +91,9 @@ def _spans(text: str, separators: str) -> list[tuple[int, int]]:
                 start = None
         elif start is None:
             start = i
+        after = i + 1
+    if start is None and after < len(text):
+        start = after
     if depth:
         raise ValueError("unbalanced braces in name")
     if start is not None:
@@ -78,6 +102,8 @@ def _spans(text: str, separators: str) -> list[tuple[int, int]]:
 
 
 def _comma_segments(text: str) -> list[str]:
+    if "{" not in text and "}" not in text:
+        return [segment.strip() for segment in text.split(",")]  # every comma is at depth 0
     segments, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "{":
@@ -195,6 +221,12 @@ def _split(raw: str) -> dict[str, str]:
     name = _collapse(raw)
     if not name:
         raise ValueError("empty name")
+    if _PLAIN_NAME.fullmatch(name):
+        # no braces, commas, ties, hyphens or commands: `First Last` split at spaces, as below
+        words = name.split(" ")
+        if not any(_is_von_word(word) for word in words[:-1]):
+            first = " ".join(words[:-1])
+            return {"last": words[-1], "first": first} if first else {"last": words[-1]}
     _spans(name, "")  # brace balance check
     if _is_protected(name):
         return {"literal": name[1:-1]}
