@@ -141,3 +141,15 @@ def test_check_command_exit_codes():
     assert run("check", "--strict", str(case)).returncode == 1
     broken = run("check", str(BROKEN))
     assert broken.returncode == 1 and b"error[missing-comma]" in broken.stdout
+
+
+def test_lines_stay_exact_after_backslash_newline_in_a_value(tmp_path):
+    # bibtexparser does not count a newline that follows a backslash: its block lines drift by
+    # one per such newline, so bibport finds each block and field in the text itself.
+    source = tmp_path / "drift.bib"
+    source.write_text(
+        '@misc{first,\n  note = "a value ending in a backslash\\\n  and again\\\n  done",\n}\n\n'
+        '@misc{second,\n  title = {Fine},\n  journal = undefinedmacro,\n}\n', encoding="utf-8")
+    result = run("convert", str(source), "--to", "csljson")
+    assert result.returncode == 1
+    assert f"{source}:9: error[undefined-macro]".encode() in result.stderr, result.stderr

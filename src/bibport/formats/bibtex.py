@@ -13,6 +13,7 @@ import os
 import pickle
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from sys import intern
 
 import bibtexparser
@@ -219,6 +220,46 @@ ITEMS_PER_JOB = 1_000
 _BLOCK_START = re.compile(r"\n(?=@\w*[ \t]*[{(])")
 
 
+class _LineCounter:
+    """1-based line of each block, found by its raw text, in order (newlines counted once)."""
+
+    def __init__(self, text: str, line_offset: int):
+        self.text = text
+        self.cursor = 0        # where the next block's search starts
+        self.counted = 0       # newlines counted up to position `self.counted_to`
+        self.counted_to = 0
+        self.offset = line_offset
+
+    def of_block(self, raw: str, fallback: int) -> int:
+        pos = self.text.find(raw, self.cursor) if raw else -1
+        if pos < 0:
+            return fallback
+        self.counted += self.text.count("\n", self.counted_to, pos)
+        self.counted_to = pos
+        self.cursor = pos + len(raw)
+        return self.offset + self.counted + 1
+
+
+@lru_cache(maxsize=1024)
+def _field_start(name: str) -> re.Pattern:
+    return re.compile(r"(?<![\w-])" + re.escape(name) + r"\s*=", re.IGNORECASE)
+
+
+def _field_lines(raw: str, line: int, names: list[str]) -> list[int]:
+    """The line of each field in a block's raw text, searched in order."""
+    out, cursor, seen_lines, seen_to = [], 0, 0, 0
+    for name in names:
+        match = _field_start(name).search(raw, cursor)
+        if match is None:
+            out.append(line + seen_lines)
+            continue
+        seen_lines += raw.count("\n", seen_to, match.start())
+        seen_to = cursor = match.start()
+        out.append(line + seen_lines)
+        cursor = match.end()
+    return out
+
+
 def _blocks_of(text: str, line_offset: int = 0) -> list[tuple]:
     """Parse text with bibtexparser (no middleware) into block tuples, lines shifted by line_offset."""
     previous_level = _logger.level
@@ -228,23 +269,26 @@ def _blocks_of(text: str, line_offset: int = 0) -> list[tuple]:
     finally:
         _logger.setLevel(previous_level)
     out: list[tuple] = []
+    lines = _LineCounter(text, line_offset)
     for block in library.blocks:
         if isinstance(block, model.DuplicateBlockKeyBlock):
             block = block.ignore_error_block  # re-marked once all chunks are joined
-        line = block.start_line + 1 + line_offset
+        # bibtexparser's own line counts drift in long files: find the block in the text instead
+        line = lines.of_block(block.raw, block.start_line + 1 + line_offset)
         if isinstance(block, model.String):
             out.append((_STRING, line, block.key, block.value))
         elif isinstance(block, model.Entry):
             # (name, text, line, evaluated): text is the value when evaluated, else the raw value;
             # never both, so the pickle sent back to the parent stays small.
             fields = []
-            for f in block.fields:
+            field_lines = _field_lines(block.raw, line, [f.key for f in block.fields])
+            for f, field_line in zip(block.fields, field_lines, strict=True):
                 f.key = intern(f.key)  # one object per field name: pickled once per chunk, not per use
                 value = _macro_free(f.value)
                 if value is None:
-                    fields.append((f.key, f.value, f.start_line + 1 + line_offset, False))
+                    fields.append((f.key, f.value, field_line, False))
                 else:
-                    fields.append((f.key, value, f.start_line + 1 + line_offset, True))
+                    fields.append((f.key, value, field_line, True))
             fields = tuple(fields)
             out.append((_ENTRY, line, block.key, intern(block.entry_type), fields))
         elif isinstance(block, model.DuplicateFieldKeyBlock):
