@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bibport import formats
@@ -162,6 +163,12 @@ def write(items, format: str, *, report: Report | None = None, **options) -> str
     return text
 
 
+def iter_write(items, format: str, *, report: Report, **options) -> Iterator[str]:
+    """Serialise items as consecutive pieces of text, made as they are needed (stream them to a file
+    or stdout; formats that cannot stream give one piece). Problems go to report."""
+    return _format_for(format, None).records(items, report, **options)
+
+
 def convert(source, to: str, *, from_: str | None = None, report: Report | None = None,
             encoding: str | None = None, **options) -> str:
     """Read source and write it in another format."""
@@ -222,15 +229,20 @@ def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
     return read(Path(folder), "bibtex")
 
 
-def write_file(path: str | os.PathLike, text: str) -> None:
-    """Write text atomically: a temporary file beside the target, renamed only when complete."""
+def write_file(path: str | os.PathLike, text: str | Iterable[str], *, keep: Callable[[], bool] | None = None) -> bool:
+    """Write text (a string or pieces of it) atomically: a temporary file beside the target, renamed
+    only when complete and when keep() (asked once everything is written) allows it."""
     target = Path(path)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            for piece in [text] if isinstance(text, str) else text:
+                stream.write(piece)
             stream.flush()
             os.fsync(stream.fileno())
+        if keep is not None and not keep():
+            os.unlink(temp_name)
+            return False
         if target.exists():
             os.chmod(temp_name, target.stat().st_mode & 0o7777)
         else:
@@ -238,6 +250,7 @@ def write_file(path: str | os.PathLike, text: str) -> None:
             os.umask(umask)
             os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, target)
+        return True
     except BaseException:  # Ctrl-C included: never leave the temporary file behind
         try:
             os.unlink(temp_name)

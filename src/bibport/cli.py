@@ -26,22 +26,29 @@ def _emit_report(report, report_format: str) -> None:
         click.echo(report.render(), err=True, nl=False)
 
 
-def _finish(report, text: str | None, output: str | None, keep_going: bool, report_format: str) -> None:
-    """Print diagnostics, write the output if allowed, exit with the right code."""
+def _finish(report, text, output: str | None, keep_going: bool, report_format: str) -> None:
+    """Write the output (a string, or pieces streamed as they are made) if allowed, then print the
+    diagnostics and exit with the right code."""
     from bibport import api
 
-    _emit_report(report, report_format)
-    if text is not None and (not report.failed or keep_going):
+    def allowed() -> bool:
+        return not report.failed or keep_going
+
+    if text is not None and allowed():
         if output and output != "-":
             try:
-                api.write_file(output, text)
+                api.write_file(output, text, keep=allowed)  # never renamed into place if the run failed
             except OSError as problem:
                 report.error("io", f"cannot write: {problem.strerror}", source=output)
-                _emit_report(report, report_format)
-                sys.exit(EXIT_INPUT)
         else:
-            sys.stdout.write(text)
+            if report.strict and not isinstance(text, str):
+                text = "".join(text)  # a writer's warning fails a strict run: nothing may be printed before
+            if isinstance(text, str):
+                text = (text,) if allowed() else ()
+            for piece in text:
+                sys.stdout.write(piece)
             sys.stdout.flush()
+    _emit_report(report, report_format)
     if report.failed:
         sys.exit(EXIT_INPUT)
 
@@ -94,10 +101,10 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
         options["ascii"] = ascii_
     if lf:
         options["line_ending"] = "\n"
-    text = None
+    pieces = None
     if not report.failed or keep_going:
-        text = api.write(items, to, report=report, **options)
-    _finish(report, text, output, keep_going, report_format)
+        pieces = api.iter_write(items, to, report=report, **options)
+    _finish(report, pieces, output, keep_going, report_format)
 
 
 @cli.command()

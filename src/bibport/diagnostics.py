@@ -83,8 +83,26 @@ class Report:
         """All diagnostics, one per line, in the order they were found."""
         return "".join(d.render() + "\n" for d in self.diagnostics)
 
+    def replay(self, calls: list[tuple[str, tuple, dict]]) -> None:
+        """Apply calls a Recorder took down (in a worker process), in their order."""
+        for method, args, kwargs in calls:
+            getattr(self, method)(*args, **kwargs)
+
     def to_json(self) -> str:
         """The diagnostics as a JSON array, for scripts."""
         safe = [{k: sanitize(v) if isinstance(v, str) else v for k, v in asdict(d).items()}
                 for d in self.diagnostics]
         return json.dumps(safe, ensure_ascii=False, indent=2) + "\n"
+
+
+class Recorder:
+    """Stands in for a Report in a worker process: keeps the calls for Report.replay."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def error(self, *args, **kwargs) -> None:
+        self.calls.append(("error", args, kwargs))
+
+    def warning(self, *args, **kwargs) -> None:
+        self.calls.append(("warning", args, kwargs))

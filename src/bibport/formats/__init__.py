@@ -29,6 +29,14 @@ class Format:
         """Serialise CSL items."""
         return self._load().write(items, report, **{**dict(self.writer_options), **options})
 
+    def records(self, items, report, **options):
+        """Serialise CSL items as an iterator of text pieces (one piece for formats that cannot stream)."""
+        module = self._load()
+        options = {**dict(self.writer_options), **options}
+        if hasattr(module, "records"):
+            return module.records(items, report, **options)
+        return iter((module.write(items, report, **options),))
+
 
 FORMATS: dict[str, Format] = {
     f.name: f

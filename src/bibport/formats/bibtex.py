@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import pickle
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from sys import intern
@@ -19,7 +18,8 @@ from sys import intern
 import bibtexparser
 from bibtexparser import model
 
-from bibport import csl
+from bibport import csl, parallel
+from bibport.diagnostics import Recorder
 from bibport.mappings import bibtex as table
 from bibport.values import dates, keys, latex, names, pages
 
@@ -322,82 +322,6 @@ def _macro_free(raw: str) -> str | None:
 _NO_MACROS: dict[str, str] = {}
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-_PIPE_BYTES = 1 << 20  # room for one chunk's result, so a child can run a chunk ahead
-
-
-def _child(func, jobs: list[tuple], write_fd: int) -> None:
-    """In a forked child: pickle (ok, func(*job)) for each job into the pipe, then exit."""
-    try:
-        with os.fdopen(write_fd, "wb") as pipe:
-            for job in jobs:
-                try:
-                    payload = (True, func(*job))
-                except Exception:  # the parent redoes this job itself
-                    payload = (False, None)
-                pickle.dump(payload, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.flush()
-    finally:
-        os._exit(0)  # no atexit handlers, no flushing the parent's buffers twice
-
-
-def _fan_out(func, jobs: list[tuple], procs: int, local_every: int | None = None):
-    """Yield func(*job) for each job in order. Jobs whose index is a multiple of local_every
-    (default procs) run in this process, the others round-robin in procs - 1 forked children.
-    Results stream through pipes one job at a time (bounded memory); a child that fails leaves its
-    jobs to this process, so results never depend on forking."""
-    local_every = local_every or procs
-    remote = [index for index in range(len(jobs)) if index % local_every]
-    owner = {index: position % (procs - 1) for position, index in enumerate(remote)} if procs > 1 else {}
-    children = []  # [pid, reader] per child; reader None once it is unusable
-    try:
-        for rank in range(procs - 1):
-            mine = [jobs[index] for index in remote if owner[index] == rank]
-            read_fd, write_fd = os.pipe()
-            try:
-                import fcntl
-                fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-            except (ImportError, AttributeError, OSError):
-                pass  # a smaller pipe only makes the child wait more
-            try:
-                pid = os.fork()
-            except OSError:
-                os.close(read_fd)
-                os.close(write_fd)
-                children.append([None, None])
-                continue
-            if pid == 0:
-                os.close(read_fd)
-                _child(func, mine, write_fd)
-            os.close(write_fd)
-            children.append([pid, os.fdopen(read_fd, "rb")])
-        for index, job in enumerate(jobs):
-            child = children[owner[index]] if index in owner else None
-            if child and child[1] is not None:
-                try:
-                    ok, result = pickle.load(child[1])
-                except Exception:  # the child died: its remaining jobs run here
-                    child[1].close()
-                    child[1] = None
-                    ok = False
-                if ok:
-                    yield result
-                    continue
-            yield func(*job)
-    finally:
-        for pid, reader in children:
-            if reader is not None:
-                reader.close()
-            if pid is not None:
-                os.waitpid(pid, 0)
-
-
 def _split_points(text: str, parts: int) -> list[int]:
     """Offsets of line-start block openings near equal shares of text (bibtexparser always begins a
     new block at one, even inside a broken entry, so each share parses as it would in place)."""
@@ -414,7 +338,7 @@ def _split_points(text: str, parts: int) -> list[int]:
 def _blocks(text: str):
     """Yield block tuples for text; large text is parsed in chunks (bibtexparser's objects for one
     chunk are freed before the next), spread over processes."""
-    procs = min(_cores(), len(text) // (PARALLEL_MIN_CHARS // 2)) if hasattr(os, "fork") else 1
+    procs = min(parallel.cores(), len(text) // (PARALLEL_MIN_CHARS // 2)) if parallel.can_fork() else 1
     procs = max(procs, 1)
     parts = max(procs, -(-len(text) // CHUNK_CHARS))
     if parts < 2:
@@ -428,7 +352,7 @@ def _blocks(text: str):
     jobs = [(text, start, end, offset) for start, end, offset in ranges]
     pending = None  # (range, blocks) held back until we know how the chunk after it starts
     # An equal share here: giving the children more left this process idle waiting on them.
-    parsed = _fan_out(_chunk_blocks, jobs, min(procs, len(jobs)))
+    parsed = parallel.ordered_map(_chunk_blocks, jobs, min(procs, len(jobs)))
     for (start, end, offset), chunk in zip(ranges, parsed, strict=True):
         if pending is not None:
             (first, _, first_offset), previous = pending
@@ -924,8 +848,8 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     # Only `good` holds the entries from here on: each is dropped once its item exists, so the
     # items reuse its memory (a 100k-entry file peaks ~250 MB lower).
     del entries, citable, seen, folded
-    parts = min(_cores(), len(good) // (PARALLEL_MIN_ENTRIES // 2))
-    if len(good) < PARALLEL_MIN_ENTRIES or parts < 2 or not hasattr(os, "fork"):
+    parts = min(parallel.cores(), len(good) // (PARALLEL_MIN_ENTRIES // 2))
+    if len(good) < PARALLEL_MIN_ENTRIES or parts < 2 or not parallel.can_fork():
         for index, entry in enumerate(good):
             good[index] = None
             items.append(to_item(entry, where))
@@ -933,30 +857,16 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     # Forked children see `good` as it is here; each returns a slice's items and the diagnostics it
     # raised, replayed in entry order so the report reads exactly as a serial run's.
     jobs = [(good, start, start + ITEMS_PER_JOB, source) for start in range(0, len(good), ITEMS_PER_JOB)]
-    results = _fan_out(_items_recorded, jobs, min(parts, len(jobs)))
+    results = parallel.ordered_map(_items_recorded, jobs, min(parts, len(jobs)))
     for (_, start, stop, _), (chunk_items, calls) in zip(jobs, results, strict=True):
-        for method, args, kwargs in calls:
-            getattr(report, method)(*args, **kwargs)
+        report.replay(calls)
         items.extend(chunk_items)
         good[start:stop] = [None] * len(good[start:stop])  # done: no job reads these again
     return items
 
 
-class _Recorder:
-    """Stands in for a Report in a child process: keeps the calls to replay them in the parent."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, tuple, dict]] = []
-
-    def error(self, *args, **kwargs):
-        self.calls.append(("error", args, kwargs))
-
-    def warning(self, *args, **kwargs):
-        self.calls.append(("warning", args, kwargs))
-
-
 def _items_recorded(entries: list[RawEntry], start: int, stop: int, source) -> tuple[list, list]:
-    recorder = _Recorder()
+    recorder = Recorder()
     where = _Where(recorder, source)
     return [to_item(entry, where) for entry in entries[start:stop]], recorder.calls
 
@@ -1137,20 +1047,44 @@ def _format_entry(entry_type: str, key: str, fields: dict[str, str]) -> str:
 
 def write(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = None, **_options) -> str:
     """Serialise items as canonical BibTeX (`dialect="bibtex"`) or biblatex."""
+    return "".join(records(items, report, dialect=dialect, ascii=ascii))
+
+
+def records(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = None,
+            **_options) -> Iterator[str]:
+    """The BibTeX text as consecutive pieces, made as they are needed (for streaming)."""
     if dialect not in table.DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
-    encode = _Encoder(dialect == table.BIBTEX if ascii is None else ascii)
-    entry_keys = keys.assign_keys(items)
+    items = items if isinstance(items, list) else list(items)
+    ascii_only = dialect == table.BIBTEX if ascii is None else ascii
+    return _pieces(items, keys.assign_keys(items), report, dialect, ascii_only)
+
+
+def _pieces(items: list, entry_keys: list[str], report, dialect: str, ascii_only: bool) -> Iterator[str]:
+    jobs = [(items, entry_keys, start, stop, dialect, ascii_only)
+            for start, stop in parallel.slices(len(items))]
+    separator = ""
+    for text, calls in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+        report.replay(calls)
+        yield separator + text
+        separator = "\n"
+
+
+def _texts(items: list, entry_keys: list[str], start: int, stop: int, dialect: str,
+           ascii_only: bool) -> tuple[str, list]:
+    """Entries start..stop and the diagnostics they raised."""
+    recorder = Recorder()
+    encode = _Encoder(ascii_only)
     chunks = []
-    for item, key in zip(items, entry_keys, strict=True):
+    for item, key in zip(items[start:stop], entry_keys[start:stop], strict=True):
         named = str(item.get("id") or key)  # the key the user gave, not a generated one
 
         def warn(code, message, _key=named):
-            report.warning(code, message, key=_key)
+            recorder.warning(code, message, key=_key)
 
         entry_type = entry_type_for(item, dialect)
         fields = _entry_fields(item, dialect, entry_type, encode, warn)
         if encode.ascii_only and any(not c.isascii() for v in fields.values() for c in v):
             warn("non-ascii", "characters with no LaTeX escape left as UTF-8")
         chunks.append(_format_entry(entry_type, key, fields))
-    return "\n".join(chunks)
+    return "\n".join(chunks), recorder.calls

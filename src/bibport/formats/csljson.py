@@ -18,8 +18,9 @@ import bisect
 import gc
 import json
 import re
+from collections.abc import Iterator
 
-from bibport import csl
+from bibport import csl, parallel
 from bibport.values import dates
 
 MAX_DEPTH = 64  # a CSL item needs 5 levels (array, item, date, date-parts, parts)
@@ -448,31 +449,57 @@ def _zotero(item: dict) -> dict:
 
 def write(items, report, *, profile: str = "csl", **_options) -> str:
     """Serialise items as a CSL-JSON array (profile `csl` or `zotero`)."""
+    return "".join(records(items, report, profile=profile))
+
+
+def records(items, report, *, profile: str = "csl", **_options) -> Iterator[str]:
+    """The CSL-JSON array as consecutive pieces of text, made as they are needed (for streaming)."""
     if profile not in ("csl", "zotero"):
         raise ValueError(f"unknown CSL-JSON profile {profile!r} (csl or zotero)")
-    items = items if isinstance(items, list) else list(items)  # walked twice if json.dumps must finish
+    items = items if isinstance(items, list) else list(items)
+    return _pieces(items, profile)
+
+
+def _pieces(items: list, profile: str) -> Iterator[str]:
+    if not items:
+        yield "[]\n"
+        return
+    jobs = [(items, start, stop, profile) for start, stop in parallel.slices(len(items))]
     # Writing allocates per item and frees it again: the cyclic GC only rescanned the live items.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _dumps(_prepared(items, profile))
-    except (_Unusual, RecursionError):
-        return json.dumps(list(_prepared(items, profile)), ensure_ascii=False, indent=2) + "\n"
+        separator = "[\n  "
+        for text in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+            yield separator + text
+            separator = ",\n  "
     finally:
         if enabled:
             gc.enable()
+    yield "\n]\n"
 
 
-def _prepared(items, profile: str):
-    """Each item as written, made one at a time so a large list is never copied whole."""
-    for item in items:
-        # normalize and _zotero build new dicts: copy only when a key is added here
-        if "citation-key" not in item and item.get("id") is not None:
-            item = dict(item)
-            item["citation-key"] = str(item["id"])
-        if profile == "zotero":
-            item = _zotero(item)
-        yield csl.normalize(item)
+def _texts(items: list, start: int, stop: int, profile: str) -> str:
+    """Items start..stop as array members, each indented as json.dumps(indent=2) would."""
+    return ",\n  ".join(_item_text(item, profile) for item in items[start:stop])
+
+
+def _item_text(item: dict, profile: str) -> str:
+    """One item exactly as json.dumps(indent=2, ensure_ascii=False) writes it inside the array: indent=2
+    makes json fall back to its pure-Python encoder, which was a quarter of a conversion."""
+    if "citation-key" not in item and item.get("id") is not None:
+        item = dict(item)  # normalize and _zotero build new dicts: copy only when a key is added here
+        item["citation-key"] = str(item["id"])
+    if profile == "zotero":
+        item = _zotero(item)
+    item = csl.normalize(item)
+    pieces: list[str] = []
+    try:
+        _emit(item, pieces, "\n  ")
+    except (_Unusual, RecursionError):
+        # json's own rules for the rare value the fast path leaves alone; no newline is raw in JSON
+        return json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    return "".join(pieces)
 
 
 class _Unusual(Exception):
@@ -480,21 +507,6 @@ class _Unusual(Exception):
 
 
 _encode_string = json.encoder.encode_basestring  # the C function json.dumps uses with ensure_ascii=False
-
-
-def _dumps(items) -> str:
-    """json.dumps(list(items), ensure_ascii=False, indent=2) + newline, byte for byte: indent=2 makes
-    json fall back to its pure-Python encoder, which was a quarter of a conversion."""
-    texts = []
-    for item in items:  # one string per item: far fewer live objects than one per token
-        pieces: list[str] = []
-        _emit(item, pieces, "\n  ")
-        texts.append("".join(pieces))
-    if not texts:
-        return "[]\n"
-    texts[0] = "[\n  " + texts[0]
-    texts[-1] += "\n]\n"
-    return ",\n  ".join(texts)
 
 
 def _emit(value, pieces: list[str], newline: str) -> None:

@@ -17,9 +17,11 @@ value can start a fake record), CRLF line ends unless `line_ending` says otherwi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
-from bibport import csl
+from bibport import csl, parallel
+from bibport.diagnostics import Recorder
 from bibport.mappings import ris as table
 from bibport.values import dates, pages
 from bibport.values.keys import assign_keys, is_valid_key
@@ -194,10 +196,31 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
 
 def write(items, report, *, line_ending: str = "\r\n", source=None, **_options) -> str:
     """Serialise CSL items as RIS records (CRLF by default), each closed by `ER  - `."""
+    return "".join(records(items, report, line_ending=line_ending, source=source))
+
+
+def records(items, report, *, line_ending: str = "\r\n", source=None, **_options) -> Iterator[str]:
+    """The RIS text as consecutive pieces, made as they are needed (for streaming)."""
     if line_ending not in ("\r\n", "\n", "\r"):
         raise ValueError(f"line_ending must be CRLF, LF or CR, not {line_ending!r}")
-    records = [_record(item, i, report, source, line_ending) for i, item in enumerate(items, 1)]
-    return line_ending.join(records)
+    items = items if isinstance(items, list) else list(items)
+    return _pieces(items, report, line_ending, source)
+
+
+def _pieces(items: list, report, eol: str, source) -> Iterator[str]:
+    jobs = [(items, start, stop, source, eol) for start, stop in parallel.slices(len(items))]
+    separator = ""
+    for text, calls in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+        report.replay(calls)
+        yield separator + text
+        separator = eol  # records are separated by a blank line
+
+
+def _texts(items: list, start: int, stop: int, source, eol: str) -> tuple[str, list]:
+    """Records start..stop (numbered from 1 over the whole list) and the diagnostics they raised."""
+    recorder = Recorder()
+    text = eol.join(_record(items[index], index + 1, recorder, source, eol) for index in range(start, stop))
+    return text, recorder.calls
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+"""Forked, chunked work gives exactly what one process gives: items, text and diagnostics alike.
+
+Every test runs the same input twice: once with the thresholds so high that nothing forks, once
+with them so low that the input is cut into many small chunks and jobs spread over children.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bibport import api, parallel
+from bibport.diagnostics import Report
+from bibport.formats import bibtex
+from conftest import CASES, SHARED
+
+HOSTILE = Path(__file__).parent / "hostile"
+BIB_INPUTS = sorted([*(SHARED / "corpus").glob("*.bib"), *HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])
+
+
+def _serial(monkeypatch):
+    monkeypatch.setattr(bibtex, "PARALLEL_MIN_CHARS", 10**12)
+    monkeypatch.setattr(bibtex, "PARALLEL_MIN_ENTRIES", 10**12)
+    monkeypatch.setattr(bibtex, "CHUNK_CHARS", 10**12)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10**12)
+
+
+def _forked(monkeypatch, chunk_chars: int = 2_000, per_job: int = 7) -> list[int]:
+    """Forces forking; the returned list grows by one per fork, so a test can see it happened."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted_fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    monkeypatch.setattr(bibtex, "PARALLEL_MIN_CHARS", 2)
+    monkeypatch.setattr(bibtex, "PARALLEL_MIN_ENTRIES", 2)
+    monkeypatch.setattr(bibtex, "CHUNK_CHARS", chunk_chars)
+    monkeypatch.setattr(bibtex, "ITEMS_PER_JOB", per_job)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    monkeypatch.setattr(parallel, "PER_JOB", per_job)
+    monkeypatch.setattr(parallel, "cores", lambda: 3)  # two children even on a one-core machine
+    return forks
+
+
+def _read(path: Path):
+    report = Report()
+    data = path.read_bytes()
+    text = api.decode(data, report, source=path.name)
+    items = bibtex.read(text, report, source=path.name)
+    return items, [d.render() for d in report.diagnostics]
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+@pytest.mark.parametrize("path", BIB_INPUTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_chunked_forked_reading_matches_one_process(path, monkeypatch):
+    with monkeypatch.context() as serial:
+        _serial(serial)
+        expected = _read(path)
+    with monkeypatch.context() as forked:
+        # small chunks cut inside broken entries too; the reader must rejoin them as one parse would
+        forks = _forked(forked, chunk_chars=max(200, path.stat().st_size // 9))
+        got = _read(path)
+    assert forks or path.stat().st_size < 400  # tiny files make one chunk: nothing to fork for
+    assert got[1] == expected[1]
+    assert got[0] == expected[0]
+
+
+@pytest.fixture(scope="module")
+def corpus_items():
+    report = Report()
+    items = api.read_sources(sorted(str(p) for p in (SHARED / "corpus").glob("*.bib")), report)
+    return items, dict(report.origins)
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+@pytest.mark.parametrize("fmt,options", [
+    ("csljson", {}), ("csljson", {"profile": "zotero"}), ("ris", {}), ("ris", {"line_ending": "\n"}),
+    ("bibtex", {}), ("biblatex", {}), ("bibtex", {"ascii": False}),
+])
+def test_forked_writing_matches_one_process(fmt, options, corpus_items, monkeypatch):
+    items, origins = corpus_items
+
+    def run():
+        report = Report(origins=dict(origins))
+        pieces = list(api.iter_write(items, fmt, report=report, **options))
+        return pieces, [d.render() for d in report.diagnostics]
+
+    with monkeypatch.context() as serial:
+        _serial(serial)
+        expected_pieces, expected_report = run()
+    with monkeypatch.context() as forked:
+        forks = _forked(forked, per_job=97)
+        pieces, diagnostics = run()
+    assert forks
+    assert "".join(pieces) == "".join(expected_pieces)
+    assert diagnostics == expected_report
+    assert len(pieces) > 10  # streamed: one piece per job, not one string at the end
+    assert "".join(pieces) == api.write(items, fmt, report=Report(), **options)
+
+
+def test_empty_input_writes_what_one_process_writes():
+    assert api.write([], "csljson", report=Report()) == "[]\n"
+    assert api.write([], "ris", report=Report()) == ""
+    assert api.write([], "bibtex", report=Report()) == ""
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+def test_a_job_failing_in_a_child_is_redone_here():
+    parent = os.getpid()
+
+    def square_unless_child(n):
+        if os.getpid() != parent and n % 3 == 0:
+            raise RuntimeError("only in the child")
+        return n * n
+
+    jobs = [(n,) for n in range(40)]
+    assert list(parallel.ordered_map(square_unless_child, jobs, 3)) == [n * n for n in range(40)]
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+def test_a_child_that_dies_leaves_its_jobs_to_this_process():
+    parent = os.getpid()
+
+    def die_in_child(n):
+        if os.getpid() != parent and n > 10:
+            os._exit(3)  # no result, no traceback: the pipe just ends
+        return -n
+
+    jobs = [(n,) for n in range(30)]
+    assert list(parallel.ordered_map(die_in_child, jobs, 2)) == [-n for n in range(30)]
+
+
+def test_one_process_when_forking_does_not_pay():
+    assert parallel.workers_for(10) == 1
+    assert parallel.workers_for(parallel.MIN_ITEMS - 1) == 1
+    assert 1 <= parallel.workers_for(10**6) <= parallel.cores()
+    assert parallel.slices(2_500, 1_000) == [(0, 1_000), (1_000, 2_000), (2_000, 2_500)]
