@@ -913,12 +913,36 @@ def _default_genre(entry_type: str) -> str | None:
     return row.genre if row else None
 
 
+@lru_cache(maxsize=65536)  # venues, publishers and names repeat; from_unicode is pure
+def _from_unicode(text: str, ascii_only: bool) -> str:
+    return latex.from_unicode(text, ascii=ascii_only)
+
+
 class _Encoder:
     def __init__(self, ascii_only: bool):
         self.ascii_only = ascii_only
 
     def __call__(self, text: str) -> str:
-        return latex.from_unicode(text, ascii=self.ascii_only)
+        return _from_unicode(text, self.ascii_only)
+
+
+_ENCODERS = {True: _Encoder(True), False: _Encoder(False)}
+
+
+@lru_cache(maxsize=65536)
+def _name_text(parts: tuple[tuple[str, str], ...], ascii_only: bool) -> str:
+    return names.format_name(dict(parts), _ENCODERS[ascii_only])
+
+
+def _names_text(people: list[dict], others: bool, encode: _Encoder) -> str:
+    """names.format_names, with each distinct name formatted once (it tries up to ten bracings)."""
+    try:
+        parts = [_name_text(tuple(person.items()), encode.ascii_only) for person in people]
+    except TypeError:  # an unhashable part value: no cache for this list
+        return names.format_names(people, others, encode)
+    if others:
+        parts.append("others")
+    return " and ".join(parts)
 
 
 def _brace(value: str) -> str:
@@ -1013,7 +1037,7 @@ def _writable_name(name: dict, warn) -> dict:
 def _field_value(kind, variable, value, others, encode: _Encoder, dialect, warn) -> str | None:
     if kind == table.NAMES:
         fixed = [_writable_name(name, warn) for name in value]
-        return _brace(names.format_names(fixed, others, encode))
+        return _brace(_names_text(fixed, others, encode))
     if kind in (table.RICH, table.PLAIN):
         return _brace(encode(str(value)))
     if kind in (table.VERBATIM, table.DOI):
@@ -1074,7 +1098,7 @@ def _texts(items: list, entry_keys: list[str], start: int, stop: int, dialect: s
            ascii_only: bool) -> tuple[str, list]:
     """Entries start..stop and the diagnostics they raised."""
     recorder = Recorder()
-    encode = _Encoder(ascii_only)
+    encode = _ENCODERS[ascii_only]
     chunks = []
     for item, key in zip(items[start:stop], entry_keys[start:stop], strict=True):
         named = str(item.get("id") or key)  # the key the user gave, not a generated one
@@ -1084,7 +1108,7 @@ def _texts(items: list, entry_keys: list[str], start: int, stop: int, dialect: s
 
         entry_type = entry_type_for(item, dialect)
         fields = _entry_fields(item, dialect, entry_type, encode, warn)
-        if encode.ascii_only and any(not c.isascii() for v in fields.values() for c in v):
+        if encode.ascii_only and not all(value.isascii() for value in fields.values()):
             warn("non-ascii", "characters with no LaTeX escape left as UTF-8")
         chunks.append(_format_entry(entry_type, key, fields))
     return "\n".join(chunks), recorder.calls

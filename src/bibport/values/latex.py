@@ -700,6 +700,8 @@ def _encode_plain(text: str, ascii: bool, out: list[str]) -> None:
 
 def from_unicode(rich: str, *, ascii: bool = True) -> str:
     """Encode CSL rich text as LaTeX for a BibTeX field value."""
+    if _SAFE_RUN.fullmatch(rich):
+        return rich  # ASCII with nothing TeX reads specially: written as it is
     pieces: list[tuple[bool, str]] = []
     pos = 0
     for m in _TAG_RE.finditer(rich):
