@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import struct
+import tempfile
 from collections.abc import Callable, Iterator
 
 PER_JOB = 1_000          # items per job: large enough that a job's pickle costs little beside its work
 MIN_ITEMS = 2_000        # below this, forking costs more than it saves
-_PIPE_BYTES = 1 << 20    # room for about one job's result, so a child can run a job ahead
+_PIPE_BYTES = 1 << 20    # the queue pipe's size where the system lets us set it
 
 
 def cores() -> int:
@@ -36,72 +39,137 @@ def workers_for(count: int) -> int:
     return max(1, min(cores(), -(-count // PER_JOB)))
 
 
-def _child(func: Callable, jobs: list[tuple], write_fd: int) -> None:
-    """In a forked child: pickle (ok, func(*job)) for each job into the pipe, then exit."""
+_INDEX = struct.Struct("=I")              # a job index in the queue pipe
+_DONE = struct.Struct("=IIBQQ")           # job index, child rank, ok, offset and length in its result file
+
+
+def _child(func: Callable, jobs: list[tuple], rank: int, queue_fd: int, done_fd: int, results) -> None:
+    """In a forked child: take job indexes from the queue until it is empty; pickle each result into
+    this child's own file (so a child never waits for the parent to read) and say where it is."""
     try:
-        with os.fdopen(write_fd, "wb") as pipe:
-            for job in jobs:
-                try:
-                    payload = (True, func(*job))
-                except Exception:  # the parent redoes this job itself
-                    payload = (False, None)
-                pickle.dump(payload, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.flush()
+        offset = 0
+        while True:
+            taken = os.read(queue_fd, _INDEX.size)  # one whole index: reads this small are not split
+            if len(taken) < _INDEX.size:
+                break
+            (index,) = _INDEX.unpack(taken)
+            try:
+                data = pickle.dumps(func(*jobs[index]), protocol=pickle.HIGHEST_PROTOCOL)
+                ok = 1
+            except Exception:  # the parent redoes this job itself
+                data, ok = b"", 0
+            results.write(data)
+            results.flush()
+            os.write(done_fd, _DONE.pack(index, rank, ok, offset, len(data)))
+            offset += len(data)
     finally:
         os._exit(0)  # no atexit handlers, no flushing the parent's buffers twice
 
 
-def ordered_map(func: Callable, jobs: list[tuple], procs: int, local_every: int | None = None) -> Iterator:
-    """Yield func(*job) for each job in order. Jobs whose index is a multiple of local_every
-    (default procs) run in this process, the others round-robin in procs - 1 forked children."""
+def ordered_map(func: Callable, jobs: list[tuple], procs: int) -> Iterator:
+    """Yield func(*job) for each job, in job order, computed by this process and procs - 1 forked
+    children. Jobs are handed out one at a time from a queue (the fastest process takes the most);
+    this process takes one whenever the result it must yield next is not ready yet."""
     if procs <= 1 or len(jobs) < 2 or not can_fork():
         for job in jobs:
             yield func(*job)
         return
-    local_every = local_every or procs
-    remote = [index for index in range(len(jobs)) if index % local_every]
-    owner = {index: position % (procs - 1) for position, index in enumerate(remote)}
-    children = []  # [pid, reader] per child; reader None once it is unusable
+    queue_read, queue_write = os.pipe()
+    try:
+        import fcntl
+        fcntl.fcntl(queue_write, fcntl.F_SETPIPE_SZ, max(_PIPE_BYTES, _INDEX.size * len(jobs)))
+    except (ImportError, AttributeError, OSError):
+        pass
+    if _INDEX.size * len(jobs) > 65536:  # more indexes than a default pipe holds: no children
+        os.close(queue_read)
+        os.close(queue_write)
+        yield from (func(*job) for job in jobs)
+        return
+    os.write(queue_write, b"".join(_INDEX.pack(index) for index in range(len(jobs))))
+    os.close(queue_write)  # an empty queue now reads as end of file
+    done_read, done_write = os.pipe()
+    files, pids = [], []
+    finished = False
     try:
         for rank in range(procs - 1):
-            mine = [jobs[index] for index in remote if owner[index] == rank]
-            read_fd, write_fd = os.pipe()
             try:
-                import fcntl
-                fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-            except (ImportError, AttributeError, OSError):
-                pass  # a smaller pipe only makes the child wait more
+                results = tempfile.TemporaryFile()
+            except OSError:
+                break  # no room for results: fewer children (maybe none) do the work
             try:
                 pid = os.fork()
             except OSError:
-                os.close(read_fd)
-                os.close(write_fd)
-                children.append([None, None])
-                continue
+                results.close()
+                break
             if pid == 0:
-                os.close(read_fd)
-                _child(func, mine, write_fd)
-            os.close(write_fd)
-            children.append([pid, os.fdopen(read_fd, "rb")])
-        for index, job in enumerate(jobs):
-            child = children[owner[index]] if index in owner else None
-            if child and child[1] is not None:
-                try:
-                    ok, result = pickle.load(child[1])
-                except Exception:  # the child died: its remaining jobs run here
-                    child[1].close()
-                    child[1] = None
-                    ok = False
-                if ok:
-                    yield result
-                    continue
-            yield func(*job)
+                os.close(done_read)
+                _child(func, jobs, rank, queue_read, done_write, results)
+            files.append(results)
+            pids.append(pid)
+        os.close(done_write)
+        done_write = -1
+        yield from _collect(func, jobs, queue_read, done_read, files)
+        finished = True
     finally:
-        for pid, reader in children:
-            if reader is not None:
-                reader.close()
-            if pid is not None:
-                os.waitpid(pid, 0)
+        for fd in (queue_read, done_read, done_write):
+            if fd >= 0:
+                os.close(fd)
+        for results in files:
+            results.close()
+        for pid in pids:
+            if not finished:  # the caller stopped early: the children's work is not wanted
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            os.waitpid(pid, 0)
+
+
+def _collect(func: Callable, jobs: list[tuple], queue_fd: int, done_fd: int, files: list) -> Iterator:
+    ready: dict[int, object] = {}        # finished out of order, waiting for their turn
+    failed: set[int] = set()             # a child could not do these: done here
+    notes = os.fdopen(os.dup(done_fd), "rb", buffering=0)
+    children_alive = True
+    queue_open = True
+    try:
+        for index in range(len(jobs)):
+            while index not in ready:
+                if index in failed:
+                    ready[index] = func(*jobs[index])
+                    break
+                if queue_open:
+                    taken = os.read(queue_fd, _INDEX.size)
+                    if len(taken) == _INDEX.size:
+                        (mine,) = _INDEX.unpack(taken)
+                        ready[mine] = func(*jobs[mine])
+                        _drain(notes, files, ready, failed, block=False)
+                        continue
+                    queue_open = False
+                if children_alive:
+                    children_alive = _drain(notes, files, ready, failed, block=True)
+                    continue
+                # every child has exited and the job was taken but never reported: a child died
+                ready[index] = func(*jobs[index])
+            yield ready.pop(index)
+    finally:
+        notes.close()
+
+
+def _drain(notes, files: list, ready: dict, failed: set, *, block: bool) -> bool:
+    """Read finished-job notes (waiting for one when block); False once every child has exited."""
+    if not block:
+        import select
+        if not select.select([notes], [], [], 0)[0]:
+            return True
+    note = notes.read(_DONE.size)
+    if len(note) < _DONE.size:
+        return False  # every write end is closed
+    index, rank, ok, offset, length = _DONE.unpack(note)
+    if ok:
+        ready[index] = pickle.loads(os.pread(files[rank].fileno(), length, offset))
+    else:
+        failed.add(index)
+    return True
 
 
 def slices(count: int, per_job: int | None = None) -> list[tuple[int, int]]:

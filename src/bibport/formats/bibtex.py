@@ -351,7 +351,6 @@ def _blocks(text: str):
         line += text.count("\n", start, end)
     jobs = [(text, start, end, offset) for start, end, offset in ranges]
     pending = None  # (range, blocks) held back until we know how the chunk after it starts
-    # An equal share here: giving the children more left this process idle waiting on them.
     parsed = parallel.ordered_map(_chunk_blocks, jobs, min(procs, len(jobs)))
     for (start, end, offset), chunk in zip(ranges, parsed, strict=True):
         if pending is not None:

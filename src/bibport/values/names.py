@@ -54,51 +54,40 @@ def _collapse(text: str) -> str:
 
 
 _RUNS: dict[str, re.Pattern] = {}
-_MARKS: dict[str, re.Pattern] = {}
 _PLAIN_NAME = re.compile(r"[^{}\\,~-]+")
+
+
+_BRACES = re.compile(r"[{}]")
 
 
 def _spans(text: str, separators: str) -> list[tuple[int, int]]:
     """(start, end) of each maximal run of non-separators at brace depth 0."""
-    if "{" not in text and "}" not in text:
-        # no braces: every char is at depth 0, so a regex finds the same runs without a char loop
-        runs = _RUNS.get(separators)
-        if runs is None:
-            runs = _RUNS[separators] = re.compile(f"[^{re.escape(separators)}]+" if separators else ".+",
-                                                  re.DOTALL)
-        return [m.span() for m in runs.finditer(text)]
-    marks = _MARKS.get(separators)
-    if marks is None:
-        marks = _MARKS[separators] = re.compile(f"[{{}}{re.escape(separators)}]")
-    spans: list[tuple[int, int]] = []
-    depth = 0
-    start = None
-    after = 0  # just past the previous brace or separator; the chars up to a mark are plain ones
-    for match in marks.finditer(text):  # jumps between braces and separators, not char by char
-        i = match.start()
-        if start is None and i > after:
-            start = after
-        ch = text[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
+    if "{" in text or "}" in text:
+        # Mask each top-level brace group with as many non-separators: then a regex finds the runs,
+        # and the Python loop visits braces only, not every character.
+        pieces, depth, opened, last = [], 0, 0, 0
+        for match in _BRACES.finditer(text):
+            i = match.start()
+            if text[i] == "{":
+                if depth == 0:
+                    opened = i
+                depth += 1
+                continue
             depth -= 1
             if depth < 0:
                 raise ValueError("unbalanced braces in name")
-        if depth == 0 and ch in separators:
-            if start is not None:
-                spans.append((start, i))
-                start = None
-        elif start is None:
-            start = i
-        after = i + 1
-    if start is None and after < len(text):
-        start = after
-    if depth:
-        raise ValueError("unbalanced braces in name")
-    if start is not None:
-        spans.append((start, len(text)))
-    return spans
+            if depth == 0:
+                pieces.append(text[last:opened])
+                pieces.append("x" * (i + 1 - opened))
+                last = i + 1
+        if depth:
+            raise ValueError("unbalanced braces in name")
+        pieces.append(text[last:])
+        text = "".join(pieces)
+    runs = _RUNS.get(separators)
+    if runs is None:
+        runs = _RUNS[separators] = re.compile(f"[^{re.escape(separators)}]+" if separators else ".+", re.DOTALL)
+    return [m.span() for m in runs.finditer(text)]
 
 
 def _comma_segments(text: str) -> list[str]:
@@ -244,9 +233,15 @@ def _split(raw: str) -> dict[str, str]:
     return {key: inner for key, value in parts.items() if value and (inner := _unwrap(value))}
 
 
+_AND_WORD = re.compile(r"(?:^| )and(?= |$)", re.IGNORECASE)
+
+
 def split_names(raw: str) -> list[str]:
     """Split a BibTeX name list at depth-0 `and` words; whitespace collapsed, empty names dropped."""
     text = _collapse(raw)
+    if "{" not in text and "}" not in text:
+        # no braces: every `and` word is at depth 0, and words are split at single spaces
+        return [name for part in _AND_WORD.split(text) if (name := part.strip(" "))]
     names, current = [], []
     for start, end in _spans(text, " "):
         word = text[start:end]
