@@ -48,9 +48,56 @@ def _finish(report, text, output: str | None, keep_going: bool, report_format: s
             for piece in text:
                 sys.stdout.write(piece)
             sys.stdout.flush()
+    if report.progress is not None:
+        report.progress.close()
     _emit_report(report, report_format)
     if report.failed:
         sys.exit(EXIT_INPUT)
+
+
+PROGRESS_MIN_BYTES = 2_000_000  # about 4,000 entries, or a second of work: smaller runs show no bar
+
+
+class _ProgressBars:
+    """click progress bars on stderr, one per stage ("reading", "converting", "writing"), drawn only
+    when stderr is a terminal and the input is large: never in pipes, logs or CI output."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.stage: str | None = None
+        self.bar = None
+        self.shown = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.shown = stage, 0
+            self.bar = click.progressbar(length=max(total, 1), label=f"bibport: {stage}", file=self.stream)
+            self.bar.__enter__()
+        if done > self.shown:
+            self.bar.update(done - self.shown)
+            self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _progress_for(inputs, stream=None) -> _ProgressBars | None:
+    """Progress bars for this run, or None (not a terminal, in CI, or a small input)."""
+    import os
+
+    stream = stream if stream is not None else sys.stderr
+    if not stream.isatty() or os.environ.get("CI"):
+        return None
+    size = 0
+    for path in inputs or ():
+        try:
+            size += os.path.getsize(path) if os.path.isfile(path) else 0
+        except OSError:
+            pass
+    return _ProgressBars(stream) if size >= PROGRESS_MIN_BYTES else None
 
 
 common_input = [
@@ -94,7 +141,8 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict)
+    bars = _progress_for(inputs)
+    report = Report(strict=strict, progress=bars)
     items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
     options = {"profile": profile}
     if ascii_ is not None:
@@ -156,7 +204,7 @@ def render(inputs, from_, encoding, strict, report_format, style, output_format,
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict)
+    report = Report(strict=strict, progress=_progress_for(inputs))
     try:
         headings = api.read_sections(sections) if sections else None
     except ValueError as problem:

@@ -6,6 +6,7 @@ Readers and writers never raise on bad data: they add a Diagnostic to a Report a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
@@ -51,12 +52,19 @@ class Report:
     strict: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
     origins: dict[str, str] = field(default_factory=dict)  # entry key -> file it was read from
+    # told (stage, done, total) as long runs advance; the CLI draws progress bars with it
+    progress: Callable[[str, int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def add(self, severity: str, code: str, message: str, *, source=None, line=None, key=None) -> None:
         """Record one diagnostic (a writer's, which knows only the key, gets the key's file)."""
         if source is None and key is not None:
             source = self.origins.get(key)
         self.diagnostics.append(Diagnostic(severity, code, message, source, line, key))
+
+    def tick(self, stage: str, done: int, total: int) -> None:
+        """Tell the progress listener, if any, that `done` of `total` units of `stage` are finished."""
+        if self.progress is not None:
+            self.progress(stage, done, total)
 
     def error(self, code: str, message: str, **where) -> None:
         """Record an error (the run fails)."""
@@ -106,3 +114,6 @@ class Recorder:
 
     def warning(self, *args, **kwargs) -> None:
         self.calls.append(("warning", args, kwargs))
+
+    def tick(self, *_args) -> None:
+        pass  # progress is told by the parent as results arrive

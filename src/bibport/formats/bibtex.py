@@ -335,9 +335,9 @@ def _split_points(text: str, parts: int) -> list[int]:
     return points
 
 
-def _blocks(text: str):
+def _blocks(text: str, tick=lambda done, total: None):
     """Yield block tuples for text; large text is parsed in chunks (bibtexparser's objects for one
-    chunk are freed before the next), spread over processes."""
+    chunk are freed before the next), spread over processes. tick(characters done, total) follows."""
     procs = min(parallel.cores(), len(text) // (PARALLEL_MIN_CHARS // 2)) if parallel.can_fork() else 1
     procs = max(procs, 1)
     parts = max(procs, -(-len(text) // CHUNK_CHARS))
@@ -353,6 +353,7 @@ def _blocks(text: str):
     pending = None  # (range, blocks) held back until we know how the chunk after it starts
     parsed = parallel.ordered_map(_chunk_blocks, jobs, min(procs, len(jobs)))
     for (start, end, offset), chunk in zip(ranges, parsed, strict=True):
+        tick(start, len(text))
         if pending is not None:
             (first, _, first_offset), previous = pending
             if previous and previous[-1][0] == _FAILED:
@@ -362,6 +363,7 @@ def _blocks(text: str):
             yield from previous
         pending = ((start, end, offset), chunk)
     yield from pending[1]
+    tick(len(text), len(text))
 
 
 def _chunk_blocks(text: str, start: int, end: int, offset: int) -> list[tuple]:
@@ -381,7 +383,8 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     entry_keys: set[str] = set()
     string_keys: set[str] = set()
     last_entry: RawEntry | None = None
-    for block in _blocks(text):
+    report = where.report
+    for block in _blocks(text, lambda done, total: report.tick("reading", done, total)):
         kind, line = block[0], block[1]
         if kind == _STRING:
             key = block[2]
@@ -852,6 +855,7 @@ def _read(text: str, report, source: str | None) -> list[dict]:
         for index, entry in enumerate(good):
             good[index] = None
             items.append(to_item(entry, where))
+        report.tick("converting", len(items), len(items))
         return items
     # Forked children see `good` as it is here; each returns a slice's items and the diagnostics it
     # raised, replayed in entry order so the report reads exactly as a serial run's.
@@ -860,6 +864,7 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     for (_, start, stop, _), (chunk_items, calls) in zip(jobs, results, strict=True):
         report.replay(calls)
         items.extend(chunk_items)
+        report.tick("converting", len(items), len(good))
         good[start:stop] = [None] * len(good[start:stop])  # done: no job reads these again
     return items
 
@@ -1084,11 +1089,13 @@ def records(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = 
 
 
 def _pieces(items: list, entry_keys: list[str], report, dialect: str, ascii_only: bool) -> Iterator[str]:
-    jobs = [(items, entry_keys, start, stop, dialect, ascii_only)
-            for start, stop in parallel.slices(len(items))]
+    bounds = parallel.slices(len(items))
+    jobs = [(items, entry_keys, start, stop, dialect, ascii_only) for start, stop in bounds]
     separator = ""
-    for text, calls in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+    results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
+    for (_, stop), (text, calls) in zip(bounds, results, strict=True):
         report.replay(calls)
+        report.tick("writing", stop, len(items))
         yield separator + text
         separator = "\n"
 

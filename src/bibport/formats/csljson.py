@@ -457,20 +457,23 @@ def records(items, report, *, profile: str = "csl", **_options) -> Iterator[str]
     if profile not in ("csl", "zotero"):
         raise ValueError(f"unknown CSL-JSON profile {profile!r} (csl or zotero)")
     items = items if isinstance(items, list) else list(items)
-    return _pieces(items, profile)
+    return _pieces(items, profile, report)
 
 
-def _pieces(items: list, profile: str) -> Iterator[str]:
+def _pieces(items: list, profile: str, report) -> Iterator[str]:
     if not items:
         yield "[]\n"
         return
-    jobs = [(items, start, stop, profile) for start, stop in parallel.slices(len(items))]
+    bounds = parallel.slices(len(items))
+    jobs = [(items, start, stop, profile) for start, stop in bounds]
     # Writing allocates per item and frees it again: the cyclic GC only rescanned the live items.
     enabled = gc.isenabled()
     gc.disable()
     try:
         separator = "[\n  "
-        for text in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+        results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
+        for (_, stop), text in zip(bounds, results, strict=True):
+            report.tick("writing", stop, len(items))
             yield separator + text
             separator = ",\n  "
     finally:

@@ -208,10 +208,13 @@ def records(items, report, *, line_ending: str = "\r\n", source=None, **_options
 
 
 def _pieces(items: list, report, eol: str, source) -> Iterator[str]:
-    jobs = [(items, start, stop, source, eol) for start, stop in parallel.slices(len(items))]
+    bounds = parallel.slices(len(items))
+    jobs = [(items, start, stop, source, eol) for start, stop in bounds]
     separator = ""
-    for text, calls in parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items))):
+    results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
+    for (_, stop), (text, calls) in zip(bounds, results, strict=True):
         report.replay(calls)
+        report.tick("writing", stop, len(items))
         yield separator + text
         separator = eol  # records are separated by a blank line
 

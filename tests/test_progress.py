@@ -1,0 +1,60 @@
+"""Progress bars: on a terminal for large inputs only, never in pipes or CI logs."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+from bibport import api, cli
+from bibport.diagnostics import Report
+from conftest import SHARED
+
+CORPORA = sorted(str(p) for p in (SHARED / "corpus").glob("*.bib"))
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_bars_unless_stderr_is_a_terminal(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)
+    assert cli._progress_for(CORPORA, io.StringIO()) is None
+    assert cli._progress_for(CORPORA, FakeTerminal()) is not None
+
+
+def test_no_bars_in_ci_or_for_small_inputs(monkeypatch):
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setenv("CI", "true")
+    assert cli._progress_for(CORPORA, FakeTerminal()) is None
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 10**12)
+    assert cli._progress_for(CORPORA, FakeTerminal()) is None
+    assert cli._progress_for(["-"], FakeTerminal()) is None  # stdin's size is unknown: no bar
+
+
+def test_bars_follow_reading_converting_and_writing(monkeypatch):
+    terminal = FakeTerminal()
+    bars = cli._ProgressBars(terminal)
+    report = Report(progress=bars)
+    items = api.read_sources(CORPORA, report)
+    text = "".join(api.iter_write(items, "ris", report=report))
+    bars.close()
+    shown = terminal.getvalue()
+    for stage in ("reading", "converting", "writing"):
+        assert f"bibport: {stage}" in shown
+    assert shown.count("100%") >= 3  # every stage ends full
+    assert text == api.write(items, "ris", report=Report())  # watching changes nothing
+
+
+def test_a_pipe_gets_no_bar(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)  # in-process only; the child below uses its own
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "bibport", "convert", *CORPORA, "--to", "csljson",
+                           "--keep-going", "-o", str(out)], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})
+    assert proc.returncode == 1  # plume-bib has errors; every good entry is still written
+    assert "bibport: reading" not in proc.stderr and "\r" not in proc.stderr
+    assert out.stat().st_size > 1_000_000
