@@ -38,6 +38,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 docs: $(STAMP)
+	$(BIN)/python -c "from bibport import cli; cli.write_help_module('src/bibport/_help.py')"
 	$(BIN)/python -c "import sys; from bibport.mappings.docs import render_mappings; sys.stdout.write(render_mappings())" > docs/mappings.md
 	$(BIN)/python -c "import pathlib; from bibport.mappings.docs import with_losses; p = pathlib.Path('README.md'); p.write_text(with_losses(p.read_text()))"
 
