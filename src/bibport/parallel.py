@@ -122,7 +122,10 @@ def ordered_map(func: Callable, jobs: list[tuple], procs: int) -> Iterator:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass  # already reaped (an embedding program's SIGCHLD handler)
 
 
 def _collect(func: Callable, jobs: list[tuple], queue_fd: int, done_fd: int, files: list) -> Iterator:
