@@ -15,8 +15,8 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterator
 
-PER_JOB = 1_000          # items per job: large enough that a job's pickle costs little beside its work
-MIN_ITEMS = 2_000        # below this, forking costs more than it saves
+PER_JOB = 250            # items per job: small enough to balance, large enough that pickling is cheap
+MIN_ITEMS = 500          # below this, forking costs more than it saves
 _PIPE_BYTES = 1 << 20    # the queue pipe's size where the system lets us set it
 
 

@@ -213,10 +213,10 @@ def _control_lines(text: str) -> list[int]:
 # Duplicate keys are marked after the chunks are joined, as bibtexparser's Library would.
 _STRING, _ENTRY, _DUP_FIELDS, _FAILED, _STRAY = range(5)
 
-CHUNK_CHARS = 1_000_000          # bibtexparser's objects for this much text are freed before the next
-PARALLEL_MIN_CHARS = 1_000_000   # below this, forking costs more than it saves
-PARALLEL_MIN_ENTRIES = 2_000
-ITEMS_PER_JOB = 1_000
+CHUNK_CHARS = 128_000            # small jobs balance the processes; bibtexparser's objects die with each
+PARALLEL_MIN_CHARS = 256_000     # below this, forking costs more than it saves
+PARALLEL_MIN_ENTRIES = 500
+ITEMS_PER_JOB = 250
 _BLOCK_START = re.compile(r"\n(?=@\w*[ \t]*[{(])")
 
 
