@@ -218,6 +218,7 @@ PARALLEL_MIN_CHARS = 256_000     # below this, forking costs more than it saves
 PARALLEL_MIN_ENTRIES = 500
 ITEMS_PER_JOB = 250
 _BLOCK_START = re.compile(r"\n(?=@\w*[ \t]*[{(])")
+_AT_GAP = re.compile(r"^([ \t]*@)[ \t]+(?=[A-Za-z][\w-]*[ \t]*[{(])", re.MULTILINE)
 
 
 class _LineCounter:
@@ -374,6 +375,9 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     """Split text into evaluated raw entries, reporting every problem found."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    # BibTeX allows blanks between @ and the entry type; bibtexparser would take the entry for a
+    # comment and drop it unseen. Closing the gap changes no line number.
+    text = _AT_GAP.sub(r"\1", text)
     control_lines = _control_lines(text)
 
     macros = dict(PREDEFINED_MACROS)
@@ -686,6 +690,38 @@ class _Converter:
         raise AssertionError(kind)
 
 
+@lru_cache(maxsize=65536)  # names repeat across entries: each is split and decoded once
+def _decoded_name(raw: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """One BibTeX name as CSL name parts, and the warnings its decoding raised (replayed per entry)."""
+    found: list[tuple[str, str]] = []
+
+    def decode(text: str) -> str:
+        return latex.to_unicode(text, protect_case=False, warn=lambda code, message: found.append((code, message)))
+
+    return tuple(names.parse_name(raw, decode).items()), tuple(found)
+
+
+def _names(value: str, conv: _Converter) -> tuple[list[dict], bool]:
+    """names.parse_names, each distinct name parsed once; a name that BibTeX's rules cannot split
+    (three commas, no last part) is kept whole as one literal name, with a warning."""
+    people = []
+    parts, others = names.split_name_list(value)
+    for part in parts:
+        try:
+            fields, found = _decoded_name(part)
+        except ValueError as problem:
+            conv.warn("bad-name", f"name {part!r} not understood ({problem}): kept as one literal name")
+            literal = conv.plain(part)
+            if literal:
+                people.append({"literal": literal})
+            continue
+        for code, message in found:
+            conv.warn(code, message)
+        if fields:
+            people.append(dict(fields))
+    return people, others
+
+
 def _classic_date(entry: RawEntry, conv: _Converter):
     year = entry.fields.get("year")
     month = entry.fields.get("month")
@@ -752,7 +788,7 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             conv.warn("unmapped-field", f"field {name} has no CSL variable: kept in custom")
             continue
         if row.kind == table.NAMES:
-            decoded, others = names.parse_names(value, conv.plain)
+            decoded, others = _names(value, conv)
             converted = decoded
             if others:
                 custom.setdefault(csl.CUSTOM_ET_AL, []).append(row.variable)

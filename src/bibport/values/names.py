@@ -270,7 +270,7 @@ def parse_name(raw: str, decode: Decode) -> dict:
 
 
 @lru_cache(maxsize=16384)
-def _split_list(raw: str) -> tuple[tuple[str, ...], bool]:
+def split_name_list(raw: str) -> tuple[tuple[str, ...], bool]:
     """Cached split_names, with `others` taken out as the et al. flag."""
     parts = split_names(raw)
     return tuple(p for p in parts if p.lower() != "others"), any(p.lower() == "others" for p in parts)
@@ -279,7 +279,7 @@ def _split_list(raw: str) -> tuple[tuple[str, ...], bool]:
 def parse_names(raw: str, decode: Decode) -> tuple[list[dict], bool]:
     """Parse a BibTeX name list; the flag is True when it contains `others` (et al.)."""
     names = []
-    parts, others = _split_list(raw)
+    parts, others = split_name_list(raw)
     for part in parts:
         # decode runs each time (it is cached itself) so its warnings reach every entry
         name = parse_name(part, decode)
