@@ -140,3 +140,46 @@ def test_one_process_when_forking_does_not_pay():
     assert parallel.workers_for(parallel.MIN_ITEMS - 1) == 1
     assert 1 <= parallel.workers_for(10**6) <= parallel.cores()
     assert parallel.slices(2_500, 1_000) == [(0, 1_000), (1_000, 2_000), (2_000, 2_500)]
+
+
+def _month_file() -> str:
+    """Entries using month macros before and after @string gives `jan` another meaning, with crossref
+    children and a duplicate key: the early-made items must give way wherever the file says so."""
+    parts = []
+    for n in range(60):
+        if n == 30:
+            parts.append('@string{jan = "June"}\n')  # `month = jan` now reads as June
+        if n == 45:
+            parts.append('@string{Jan = "January"}\n')  # back to BibTeX's own value (another key)
+        parts.append(f"@article{{k{n},\n  author = {{Doe, Jane and Roe, R{n}}},\n  title = {{Title {n}}},\n"
+                     f"  journal = {{J}},\n  year = {{20{n % 10}0}},\n  month = jan,\n"
+                     + ("  crossref = {parent},\n" if n % 7 == 0 else "") + "}\n")
+    parts.append("@proceedings{parent,\n  title = {Parent},\n  year = {1999},\n}\n")
+    parts.append("@article{k3,\n  title = {Duplicate},\n}\n")
+    return "".join(parts)
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+def test_early_items_give_way_to_macros_crossref_and_duplicates(monkeypatch):
+    text = _month_file()
+
+    def read():
+        report = Report()
+        return bibtex.read(text, report, source="m.bib"), [d.render() for d in report.diagnostics]
+
+    with monkeypatch.context() as serial:
+        _serial(serial)
+        expected = read()
+    with monkeypatch.context() as forked:
+        _forked(forked, chunk_chars=400)
+        got = read()
+        entries = bibtex.parse_raw(text, bibtex._Where(Report(), "m.bib"), prepare=True)
+    assert got == expected
+    by_id = {item["id"]: item for item in got[0]}
+    assert [by_id[k]["issued"]["date-parts"][0][1] for k in ("k1", "k31", "k46")] == [1, 6, 1]
+    early = {entry.key for entry in entries if entry.prepared is not None}
+    # made early where the guessed macros held (`jan` as January), never where the file said June,
+    # never for a crossref child
+    assert {"k1", "k46"} <= early
+    assert not early & {f"k{n}" for n in range(30, 45)}
+    assert not early & {f"k{n}" for n in range(0, 60, 7)}
