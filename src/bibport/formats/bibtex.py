@@ -61,7 +61,6 @@ class RawEntry:
     fields: dict[str, str] = field(default_factory=dict)         # evaluated LaTeX values
     field_lines: dict[str, int] = field(default_factory=dict)
     bad: bool = False                                            # an error was reported: skip it
-    prepared: tuple | None = None                                # (item, recorded diagnostics), made early
 
 
 class _Where:
@@ -337,11 +336,9 @@ def _split_points(text: str, parts: int) -> list[int]:
     return points
 
 
-def _blocks(text: str, tick=lambda done, total: None, prepare: bool = False, source: str | None = None):
+def _blocks(text: str, tick=lambda done, total: None):
     """Yield block tuples for text; large text is parsed in chunks (bibtexparser's objects for one
-    chunk are freed before the next), spread over processes. tick(characters done, total) follows.
-    With prepare, the chunks' entries also come with their items where they could be made (see
-    _prepare; source is named in their diagnostics)."""
+    chunk are freed before the next), spread over processes. tick(characters done, total) follows."""
     procs = min(parallel.cores(), len(text) // (PARALLEL_MIN_CHARS // 2)) if parallel.can_fork() else 1
     procs = max(procs, 1)
     parts = max(procs, -(-len(text) // CHUNK_CHARS))
@@ -353,8 +350,7 @@ def _blocks(text: str, tick=lambda done, total: None, prepare: bool = False, sou
     for start, end in zip(points, points[1:] + [len(text)], strict=True):
         ranges.append((start, end, line))
         line += text.count("\n", start, end)
-    early = (source, _guess_macros(text)) if prepare else None
-    jobs = [(text, start, end, offset, early) for start, end, offset in ranges]
+    jobs = [(text, start, end, offset) for start, end, offset in ranges]
     pending = None  # (range, blocks) held back until we know how the chunk after it starts
     parsed = parallel.ordered_map(_chunk_blocks, jobs, min(procs, len(jobs)))
     for (start, end, offset), chunk in zip(ranges, parsed, strict=True):
@@ -371,70 +367,12 @@ def _blocks(text: str, tick=lambda done, total: None, prepare: bool = False, sou
     tick(len(text), len(text))
 
 
-def _chunk_blocks(text: str, start: int, end: int, offset: int, prepare: tuple | None) -> list[tuple]:
-    blocks = _blocks_of(text[start:end], offset)
-    if prepare is not None:
-        for index, block in enumerate(blocks):
-            if block[0] == _ENTRY and (prepared := _prepare(block, *prepare)) is not None:
-                blocks[index] = (*block, prepared)
-    return blocks
+def _chunk_blocks(text: str, start: int, end: int, offset: int) -> list[tuple]:
+    return _blocks_of(text[start:end], offset)
 
 
-_SIMPLE_STRING = re.compile(r"^[ \t]*@string[ \t]*\{[ \t]*([^\s=#{}\"(),]+)[ \t]*=[ \t]*"
-                            r"(\{[^{}\n]*\}|\"[^\"{}\n]*\"|\d+)[ \t]*\}", re.IGNORECASE | re.MULTILINE)
-
-
-def _guess_macros(text: str) -> dict[str, str]:
-    """The month macros and every one-line, single-value @string of the file, last one winning: a
-    guess good enough for most files. Items made with it are checked against the real macros."""
-    guessed = dict(PREDEFINED_MACROS)
-    for match in _SIMPLE_STRING.finditer(text):
-        guessed[match.group(1).lower()] = evaluate(match.group(2), _NO_MACROS)
-    return guessed
-
-
-class _MacrosSeen(dict):
-    """Guessed macros, noting each one a value used and the value it had."""
-
-    def __init__(self, guessed: dict[str, str]):
-        super().__init__(guessed)
-        self.used: set[tuple[str, str]] = set()
-
-    def __getitem__(self, name):
-        value = super().__getitem__(name)
-        self.used.add((name, value))
-        return value
-
-
-def _prepare(block: tuple, source, guessed: dict[str, str]) -> tuple | None:
-    """(item, recorded diagnostics, macros used with their values) for an entry whose item depends on
-    nothing else in the file but those macros: no crossref/xdata, a good key. The reader uses it only
-    if the macros had those values at that point, and the entry passed its checks (duplicates,
-    stray text); None when it cannot be made."""
-    _, line, key, entry_type, fields = block
-    kind = entry_type.lower()
-    if kind in table.NON_CITABLE or not key or _BAD_KEY.search(key):
-        return None
-    macros = _MacrosSeen(guessed)
-    values: dict[str, str] = {}
-    lines: dict[str, int] = {}
-    try:
-        for name, text, field_line, evaluated in fields:
-            lowered = name.lower()
-            if lowered in ("crossref", "xdata"):
-                return None
-            values[lowered] = text if evaluated else evaluate(text, macros)
-            lines[lowered] = field_line
-        recorder = Recorder()
-        item = to_item(RawEntry(key, kind, line, values, lines), _Where(recorder, source))
-    except Exception:  # an undefined macro, a broken value, or a bug: the reader's own path decides
-        return None
-    return item, recorder.calls, frozenset(macros.used)
-
-
-def parse_raw(text: str, where: _Where, *, prepare: bool = False) -> list[RawEntry]:
-    """Split text into evaluated raw entries, reporting every problem found (with prepare, entries
-    parsed in other processes may come with their items already made)."""
+def parse_raw(text: str, where: _Where) -> list[RawEntry]:
+    """Split text into evaluated raw entries, reporting every problem found."""
     if text.startswith("\ufeff"):
         text = text[1:]
     # BibTeX allows blanks between @ and the entry type; bibtexparser would take the entry for a
@@ -447,20 +385,18 @@ def parse_raw(text: str, where: _Where, *, prepare: bool = False) -> list[RawEnt
     first_by_key: dict[str, RawEntry] = {}
     duplicate_lines: dict[str, list[int]] = {}
     entry_keys: set[str] = set()
-    string_keys: dict[str, int] = {}  # @string key -> line of its first definition
-    duplicate_string_lines: dict[str, list[int]] = {}
+    string_keys: set[str] = set()
     last_entry: RawEntry | None = None
     report = where.report
-    ticker = lambda done, total: report.tick("reading", done, total)  # noqa: E731
-    for block in _blocks(text, ticker, prepare, where.source):
+    for block in _blocks(text, lambda done, total: report.tick("reading", done, total)):
         kind, line = block[0], block[1]
         if kind == _STRING:
             key = block[2]
             if key in string_keys:  # bibtexparser's duplicate-key rule: same case-sensitive key
-                duplicate_string_lines.setdefault(key, [string_keys[key]]).append(line)
+                duplicate_lines.setdefault(key, []).append(line)
                 last_entry = None
                 continue
-            string_keys[key] = line
+            string_keys.add(key)
             try:
                 value = evaluate(block[3], macros)
             except ValueError_ as problem:
@@ -477,9 +413,7 @@ def parse_raw(text: str, where: _Where, *, prepare: bool = False) -> list[RawEnt
                 last_entry = None
                 continue
             entry_keys.add(key)
-            last_entry = _raw_entry(block[:5], macros, where)
-            if len(block) > 5 and all(macros.get(name) == value for name, value in block[5][2]):
-                last_entry.prepared = block[5][:2]  # made with the macros this point of the file has
+            last_entry = _raw_entry(block, macros, where)
             entries.append(last_entry)
             first_by_key.setdefault(last_entry.key, last_entry)
         elif kind == _DUP_FIELDS:
@@ -506,9 +440,6 @@ def parse_raw(text: str, where: _Where, *, prepare: bool = False) -> list[RawEnt
         where.error("duplicate-key",
                     f"key {key!r} is used {len(all_lines)} times, on lines "
                     f"{', '.join(map(str, all_lines))}", line=lines[0], key=key)
-    for key, lines in duplicate_string_lines.items():
-        where.error("duplicate-key", f"@string {key!r} is defined {len(lines)} times, on lines "
-                    f"{', '.join(map(str, lines))}; the first definition is used", line=lines[1])
 
     if control_lines:
         _report_control_chars(entries, control_lines, text, where)
@@ -927,12 +858,13 @@ def read(text: str, report, *, source: str | None = None) -> list[dict]:
 
 def _read(text: str, report, source: str | None) -> list[dict]:
     where = _Where(report, source)
-    entries = parse_raw(text, where, prepare=True)
+    entries = parse_raw(text, where)
     citable = [e for e in entries if e.entry_type not in table.NON_CITABLE]
     resolve_inheritance(entries, where)
     seen: dict[str, RawEntry] = {}
     folded: dict[str, RawEntry] = {}
     named_collisions: set[str] = set()
+    items = []
     for entry in citable:
         if entry.key in seen:
             continue  # a duplicate key is reported once by parse_raw
@@ -954,42 +886,29 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     # Only `good` holds the entries from here on: each is dropped once its item exists, so the
     # items reuse its memory (a 100k-entry file peaks ~250 MB lower).
     del entries, citable, seen, folded
-    converted = _converted([entry for entry in good if entry.prepared is None], where, source)
-    items = []
-    for index, entry in enumerate(good):
-        good[index] = None
-        # entry order, whichever process made the item: the report reads exactly as a serial run's
-        item, calls = entry.prepared if entry.prepared is not None else next(converted)
+    parts = min(parallel.cores(), len(good) // (PARALLEL_MIN_ENTRIES // 2))
+    if len(good) < PARALLEL_MIN_ENTRIES or parts < 2 or not parallel.can_fork():
+        for index, entry in enumerate(good):
+            good[index] = None
+            items.append(to_item(entry, where))
+        report.tick("converting", len(items), len(items))
+        return items
+    # Forked children see `good` as it is here; each returns a slice's items and the diagnostics it
+    # raised, replayed in entry order so the report reads exactly as a serial run's.
+    jobs = [(good, start, start + ITEMS_PER_JOB, source) for start in range(0, len(good), ITEMS_PER_JOB)]
+    results = parallel.ordered_map(_items_recorded, jobs, min(parts, len(jobs)))
+    for (_, start, stop, _), (chunk_items, calls) in zip(jobs, results, strict=True):
         report.replay(calls)
-        items.append(item)
-        if index % ITEMS_PER_JOB == 0:
-            report.tick("converting", index, len(good))
-    report.tick("converting", len(items), len(items))
+        items.extend(chunk_items)
+        report.tick("converting", len(items), len(good))
+        good[start:stop] = [None] * len(good[start:stop])  # done: no job reads these again
     return items
 
 
-def _converted(entries: list[RawEntry], where: _Where, source):
-    """(item, diagnostics still to report) for each entry, in order: forked for many entries."""
-    parts = min(parallel.cores(), len(entries) // (PARALLEL_MIN_ENTRIES // 2))
-    if len(entries) < PARALLEL_MIN_ENTRIES or parts < 2 or not parallel.can_fork():
-        for entry in entries:
-            yield to_item(entry, where), ()  # reported as it goes, which is already entry order
-        return
-    # Forked children see `entries` as it is here and return a slice's items with their diagnostics.
-    jobs = [(entries, start, start + ITEMS_PER_JOB, source) for start in range(0, len(entries), ITEMS_PER_JOB)]
-    for start, results in zip(range(0, len(entries), ITEMS_PER_JOB),
-                              parallel.ordered_map(_items_recorded, jobs, min(parts, len(jobs))), strict=True):
-        entries[start:start + ITEMS_PER_JOB] = [None] * len(results)  # done: no job reads these again
-        yield from results
-
-
-def _items_recorded(entries: list[RawEntry], start: int, stop: int, source) -> list[tuple[dict, list]]:
-    """(item, recorded diagnostics) for each of entries[start:stop]."""
-    out = []
-    for entry in entries[start:stop]:
-        recorder = Recorder()
-        out.append((to_item(entry, _Where(recorder, source)), recorder.calls))
-    return out
+def _items_recorded(entries: list[RawEntry], start: int, stop: int, source) -> tuple[list, list]:
+    recorder = Recorder()
+    where = _Where(recorder, source)
+    return [to_item(entry, where) for entry in entries[start:stop]], recorder.calls
 
 
 # ---------------------------------------------------------------- writer
