@@ -385,7 +385,8 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     first_by_key: dict[str, RawEntry] = {}
     duplicate_lines: dict[str, list[int]] = {}
     entry_keys: set[str] = set()
-    string_keys: set[str] = set()
+    string_keys: dict[str, int] = {}  # @string key -> line of its first definition
+    duplicate_string_lines: dict[str, list[int]] = {}
     last_entry: RawEntry | None = None
     report = where.report
     for block in _blocks(text, lambda done, total: report.tick("reading", done, total)):
@@ -393,10 +394,10 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
         if kind == _STRING:
             key = block[2]
             if key in string_keys:  # bibtexparser's duplicate-key rule: same case-sensitive key
-                duplicate_lines.setdefault(key, []).append(line)
+                duplicate_string_lines.setdefault(key, [string_keys[key]]).append(line)
                 last_entry = None
                 continue
-            string_keys.add(key)
+            string_keys[key] = line
             try:
                 value = evaluate(block[3], macros)
             except ValueError_ as problem:
@@ -440,6 +441,9 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
         where.error("duplicate-key",
                     f"key {key!r} is used {len(all_lines)} times, on lines "
                     f"{', '.join(map(str, all_lines))}", line=lines[0], key=key)
+    for key, lines in duplicate_string_lines.items():
+        where.error("duplicate-key", f"@string {key!r} is defined {len(lines)} times, on lines "
+                    f"{', '.join(map(str, lines))}; the first definition is used", line=lines[1])
 
     if control_lines:
         _report_control_chars(entries, control_lines, text, where)
