@@ -1,15 +1,18 @@
 """Ordered parallel map over forked workers (bottom layer, stdlib only).
 
-Readers and writers hand it jobs over data they already hold: forked children see that data as it
-is (no pickling of inputs); only results travel back, through pipes, one job at a time. Results
-come out in job order, and a child that fails leaves its jobs to the calling process, so output
-never depends on whether, or how, work was forked.
+Readers, writers and the renderer hand it jobs over data they already hold: forked children see
+that data as it is (no pickling of inputs). Job indexes wait in a pipe; whoever is free takes the
+next one, the calling process included whenever the result it must yield next is not ready. A child
+pickles each result into its own temporary file (it never waits for the parent to read) and sends a
+short note saying where it is. Results come out in job order, and a child that fails or dies leaves
+its jobs to the calling process, so output never depends on whether, or how, work was forked.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import struct
 import tempfile
@@ -161,7 +164,6 @@ def _collect(func: Callable, jobs: list[tuple], queue_fd: int, done_fd: int, fil
 def _drain(notes, files: list, ready: dict, failed: set, *, block: bool) -> bool:
     """Read finished-job notes (waiting for one when block); False once every child has exited."""
     if not block:
-        import select
         if not select.select([notes], [], [], 0)[0]:
             return True
     note = notes.read(_DONE.size)
