@@ -153,3 +153,25 @@ def test_lines_stay_exact_after_backslash_newline_in_a_value(tmp_path):
     result = run("convert", str(source), "--to", "csljson")
     assert result.returncode == 1
     assert f"{source}:9: error[undefined-macro]".encode() in result.stderr, result.stderr
+
+
+def _items_with_writer_warnings(tmp_path, count=600):
+    """CSL-JSON that reads cleanly but that RIS cannot hold whole (custom fields): only the writer warns."""
+    items = [{"id": f"k{n}", "type": "book", "title": f"Book {n}", "custom": {"shelf": f"A{n}"}}
+             for n in range(count)]
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    return path
+
+
+def test_streamed_output_obeys_strict_for_writer_warnings(tmp_path):
+    source = _items_with_writer_warnings(tmp_path)
+    plain = run("convert", str(source), "--to", "ris")
+    assert plain.returncode == 0 and plain.stdout.count(b"ER  - ") == 600  # streamed whole
+    assert b"warning[ris-unexpressible]" in plain.stderr
+    strict = run("convert", str(source), "--to", "ris", "--strict")
+    assert strict.returncode == 1 and strict.stdout == b""  # nothing printed before the verdict
+    out = tmp_path / "out.ris"
+    to_file = run("convert", str(source), "--to", "ris", "--strict", "-o", str(out))
+    assert to_file.returncode == 1 and not out.exists()
+    assert not list(tmp_path.glob(".out.ris.*"))  # no temporary file left behind
