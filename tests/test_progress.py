@@ -21,18 +21,26 @@ class FakeTerminal(io.StringIO):
 def test_no_bars_unless_stderr_is_a_terminal(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)
-    assert cli._progress_for(CORPORA, io.StringIO()) is None
-    assert cli._progress_for(CORPORA, FakeTerminal()) is not None
+    assert cli._progress_for(CORPORA, io.StringIO(), screen=io.StringIO()) is None
+    assert cli._progress_for(CORPORA, FakeTerminal(), screen=io.StringIO()) is not None
+
+
+def test_no_bars_when_the_output_prints_on_the_same_terminal(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)
+    assert cli._progress_for(CORPORA, FakeTerminal(), output=None, screen=FakeTerminal()) is None
+    assert cli._progress_for(CORPORA, FakeTerminal(), output="out.json", screen=FakeTerminal()) is not None
+    assert cli._progress_for(CORPORA, FakeTerminal(), output="-", screen=io.StringIO()) is not None
 
 
 def test_no_bars_in_ci_or_for_small_inputs(monkeypatch):
     monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)
     monkeypatch.setenv("CI", "true")
-    assert cli._progress_for(CORPORA, FakeTerminal()) is None
+    assert cli._progress_for(CORPORA, FakeTerminal(), screen=io.StringIO()) is None
     monkeypatch.delenv("CI")
     monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 10**12)
-    assert cli._progress_for(CORPORA, FakeTerminal()) is None
-    assert cli._progress_for(["-"], FakeTerminal()) is None  # stdin's size is unknown: no bar
+    assert cli._progress_for(CORPORA, FakeTerminal(), screen=io.StringIO()) is None
+    assert cli._progress_for(["-"], FakeTerminal(), screen=io.StringIO()) is None  # stdin: size unknown
 
 
 def test_bars_follow_reading_converting_and_writing(monkeypatch):

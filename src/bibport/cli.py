@@ -84,12 +84,14 @@ class _ProgressBars:
             self.bar = None
 
 
-def _progress_for(inputs, stream=None) -> _ProgressBars | None:
-    """Progress bars for this run, or None (not a terminal, in CI, or a small input)."""
+def _progress_for(inputs, stream=None, output: str | None = "-", screen=None) -> _ProgressBars | None:
+    """Progress bars for this run, or None (not a terminal, in CI, a small input, or output printed
+    on the same screen, where bars would tear through it)."""
     import os
 
     stream = stream if stream is not None else sys.stderr
-    if not stream.isatty() or os.environ.get("CI"):
+    screen = screen if screen is not None else sys.stdout
+    if not stream.isatty() or os.environ.get("CI") or (output in (None, "-") and screen.isatty()):
         return None
     size = 0
     for path in inputs or ():
@@ -141,8 +143,7 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
     from bibport import api
     from bibport.diagnostics import Report
 
-    bars = _progress_for(inputs)
-    report = Report(strict=strict, progress=bars)
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
     items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
     options = {"profile": profile}
     if ascii_ is not None:
@@ -204,7 +205,7 @@ def render(inputs, from_, encoding, strict, report_format, style, output_format,
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict, progress=_progress_for(inputs))
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
     try:
         headings = api.read_sections(sections) if sections else None
     except ValueError as problem:
