@@ -297,15 +297,28 @@ _CALLS_MEMO = "_bibport_calls_variable"
 _MACRO_MEMO = "_bibport_macros"
 
 
+def _kept(owner, slot: str, compute):
+    """The answer kept under slot in owner's __dict__, computed on first use."""
+    value = owner.__dict__.get(slot)
+    if value is None:
+        value = owner.__dict__[slot] = compute()
+    return value
+
+
+def _kept_by(owner, slot: str, key, compute):
+    """One kept answer per key, in a dict under slot in owner's __dict__."""
+    memo = owner.__dict__.get(slot)
+    if memo is None:
+        memo = owner.__dict__[slot] = {}
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def cache_xpath_search(original):
     """An element's xpath answers are kept (a fresh list each time: callers may change it)."""
     def xpath_search(self, expression):
-        memo = self.__dict__.get(_XPATH_MEMO)
-        if memo is None:
-            memo = self.__dict__[_XPATH_MEMO] = {}
-        found = memo.get(expression)
-        if found is None:
-            found = memo[expression] = original(self, expression)
+        found = _kept_by(self, _XPATH_MEMO, expression, lambda: original(self, expression))
         return list(found) if isinstance(found, list) else found
     return xpath_search
 
@@ -313,33 +326,21 @@ def cache_xpath_search(original):
 def cache_get_macro(original):
     """A macro is looked up by name once per calling element."""
     def get_macro(self, name):
-        memo = self.__dict__.get(_MACRO_MEMO)
-        if memo is None:
-            memo = self.__dict__[_MACRO_MEMO] = {}
-        macro = memo.get(name)
-        if macro is None:
-            macro = memo[name] = original(self, name)
-        return macro
+        return _kept_by(self, _MACRO_MEMO, name, lambda: original(self, name))
     return get_macro
 
 
 def cache_calls_variable(original):
     """Whether an element (or a macro it calls) prints a variable is a property of the style alone."""
     def calls_variable(self):
-        found = self.__dict__.get(_CALLS_MEMO)
-        if found is None:
-            found = self.__dict__[_CALLS_MEMO] = bool(original(self))
-        return found
+        return _kept(self, _CALLS_MEMO, lambda: bool(original(self)))
     return calls_variable
 
 
 def cache_get_root(original):
     """Elements are never moved between documents: an element's root is looked up once."""
     def get_root(self):
-        root = self.__dict__.get("_bibport_root")
-        if root is None:
-            root = self.__dict__["_bibport_root"] = original(self)
-        return root
+        return _kept(self, "_bibport_root", lambda: original(self))
     return get_root
 
 
@@ -347,21 +348,14 @@ def cache_locale_option(original):
     """Locale options (punctuation-in-quote, ...) come from the locales chosen when the style was
     loaded: each element looks one up once."""
     def get_locale_option(self, name):
-        memo = self.__dict__.get("_bibport_locale_options")
-        if memo is None:
-            memo = self.__dict__["_bibport_locale_options"] = {}
-        if name not in memo:
-            memo[name] = original(self, name)
-        return memo[name]
+        return _kept_by(self, "_bibport_locale_options", name, lambda: original(self, name))
     return get_locale_option
 
 
 def cache_type_test(original):
     """cs:if type="...": the element's list of types is split and lower-cased once."""
     def type_test(self, item):
-        types = self.__dict__.get("_bibport_types")
-        if types is None:
-            types = self.__dict__["_bibport_types"] = [t.lower() for t in self.get("type").split()]
+        types = _kept(self, "_bibport_types", lambda: [t.lower() for t in self.get("type").split()])
         if not types:
             return []
         item_type = item.reference.type
@@ -376,10 +370,7 @@ def skip_empty_format(original):
     """An element without any font or decoration attribute formats text as itself (numbers as
     str): known once per element instead of five formatter lookups per call."""
     def format(self, string):
-        plain = self.__dict__.get("_bibport_plain")
-        if plain is None:
-            plain = self.__dict__["_bibport_plain"] = all(self.get(a) is None for a in _FORMAT_ATTRIBUTES)
-        if not plain:
+        if not _kept(self, "_bibport_plain", lambda: all(self.get(a) is None for a in _FORMAT_ATTRIBUTES)):
             return original(self, string)
         return str(string) if isinstance(string, (int, float)) else string
     return format
@@ -390,10 +381,7 @@ def cache_reference(original):
     rendered; an item belongs to one citation of one bibliography, so the first answer is kept
     (in the instance __dict__, not among the item's keys, which citeproc reads as its fields)."""
     def reference(self):
-        found = self.__dict__.get("_bibport_reference")
-        if found is None:
-            found = self.__dict__["_bibport_reference"] = original.fget(self)
-        return found
+        return _kept(self, "_bibport_reference", lambda: original.fget(self))
     return property(reference)
 
 
