@@ -177,6 +177,18 @@ def _drain(notes, files: list, ready: dict, failed: set, *, block: bool) -> bool
     return True
 
 
+def written_slices(func: Callable, items: list, report, *args) -> Iterator[str]:
+    """For consecutive slices of items, func(items, start, stop, *args) -> (text, diagnostics it
+    recorded), forked when there are many items. Yields each text in order, after replaying its
+    diagnostics into report and telling report how far writing has got."""
+    bounds = slices(len(items))
+    jobs = [(items, start, stop, *args) for start, stop in bounds]
+    for (_, stop), (text, calls) in zip(bounds, ordered_map(func, jobs, workers_for(len(items))), strict=True):
+        report.replay(calls)
+        report.tick("writing", stop, len(items))
+        yield text
+
+
 def slices(count: int, per_job: int | None = None) -> list[tuple[int, int]]:
     """(start, stop) of consecutive slices of at most per_job (default PER_JOB) items covering range(count)."""
     per_job = per_job or PER_JOB

@@ -1129,18 +1129,13 @@ def records(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = 
 
 
 def _pieces(items: list, entry_keys: list[str], report, dialect: str, ascii_only: bool) -> Iterator[str]:
-    bounds = parallel.slices(len(items))
-    jobs = [(items, entry_keys, start, stop, dialect, ascii_only) for start, stop in bounds]
     separator = ""
-    results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
-    for (_, stop), (text, calls) in zip(bounds, results, strict=True):
-        report.replay(calls)
-        report.tick("writing", stop, len(items))
+    for text in parallel.written_slices(_texts, items, report, entry_keys, dialect, ascii_only):
         yield separator + text
         separator = "\n"
 
 
-def _texts(items: list, entry_keys: list[str], start: int, stop: int, dialect: str,
+def _texts(items: list, start: int, stop: int, entry_keys: list[str], dialect: str,
            ascii_only: bool) -> tuple[str, list]:
     """Entries start..stop and the diagnostics they raised."""
     recorder = Recorder()

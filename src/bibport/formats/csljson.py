@@ -464,16 +464,12 @@ def _pieces(items: list, profile: str, report) -> Iterator[str]:
     if not items:
         yield "[]\n"
         return
-    bounds = parallel.slices(len(items))
-    jobs = [(items, start, stop, profile) for start, stop in bounds]
     # Writing allocates per item and frees it again: the cyclic GC only rescanned the live items.
     enabled = gc.isenabled()
     gc.disable()
     try:
         separator = "[\n  "
-        results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
-        for (_, stop), text in zip(bounds, results, strict=True):
-            report.tick("writing", stop, len(items))
+        for text in parallel.written_slices(_texts, items, report, profile):
             yield separator + text
             separator = ",\n  "
     finally:
@@ -482,9 +478,10 @@ def _pieces(items: list, profile: str, report) -> Iterator[str]:
     yield "\n]\n"
 
 
-def _texts(items: list, start: int, stop: int, profile: str) -> str:
-    """Items start..stop as array members, each indented as json.dumps(indent=2) would."""
-    return ",\n  ".join(_item_text(item, profile) for item in items[start:stop])
+def _texts(items: list, start: int, stop: int, profile: str) -> tuple[str, list]:
+    """Items start..stop as array members, each indented as json.dumps(indent=2) would (this
+    writer reports nothing)."""
+    return ",\n  ".join(_item_text(item, profile) for item in items[start:stop]), []
 
 
 def _item_text(item: dict, profile: str) -> str:

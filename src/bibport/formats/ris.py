@@ -208,13 +208,8 @@ def records(items, report, *, line_ending: str = "\r\n", source=None, **_options
 
 
 def _pieces(items: list, report, eol: str, source) -> Iterator[str]:
-    bounds = parallel.slices(len(items))
-    jobs = [(items, start, stop, source, eol) for start, stop in bounds]
     separator = ""
-    results = parallel.ordered_map(_texts, jobs, parallel.workers_for(len(items)))
-    for (_, stop), (text, calls) in zip(bounds, results, strict=True):
-        report.replay(calls)
-        report.tick("writing", stop, len(items))
+    for text in parallel.written_slices(_texts, items, report, source, eol):
         yield separator + text
         separator = eol  # records are separated by a blank line
 
