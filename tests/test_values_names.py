@@ -195,3 +195,13 @@ def test_round_trip_name(name):
 @given(st.lists(_names(), max_size=4), st.booleans())
 def test_round_trip_name_list(names, others):
     assert parse_names(format_names(names, others, ident), ident) == (names, others)
+
+
+def test_unsplittable_names_are_kept_whole_when_asked():
+    told = []
+    people, others = parse_names("A, B, C, D and Knuth, Donald and , and others", ident,
+                                 on_bad=lambda name, problem: told.append((name, str(problem))))
+    assert people == [{L: "A, B, C, D"}, {F: "Knuth", G: "Donald"}, {L: ","}] and others
+    assert [name for name, _ in told] == ["A, B, C, D", ","]
+    with pytest.raises(ValueError):
+        parse_names("A, B, C, D", ident)  # without on_bad, the error stays the caller's

@@ -655,6 +655,9 @@ class _Converter:
     def warn(self, code, message):
         self.where.warning(code, message, line=self.line, key=self.entry.key)
 
+    def bad_name(self, name: str, problem: ValueError) -> None:
+        self.warn("bad-name", f"name {name!r} not understood ({problem}): kept as one literal name")
+
     def rich(self, value):
         return latex.to_unicode(value, protect_case=True, warn=self.warn)
 
@@ -692,38 +695,6 @@ class _Converter:
             words = [self.plain(word) for word in re.split(r"[,;]", value)]
             return ", ".join(word for word in words if word)
         raise AssertionError(kind)
-
-
-@lru_cache(maxsize=65536)  # names repeat across entries: each is split and decoded once
-def _decoded_name(raw: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-    """One BibTeX name as CSL name parts, and the warnings its decoding raised (replayed per entry)."""
-    found: list[tuple[str, str]] = []
-
-    def decode(text: str) -> str:
-        return latex.to_unicode(text, protect_case=False, warn=lambda code, message: found.append((code, message)))
-
-    return tuple(names.parse_name(raw, decode).items()), tuple(found)
-
-
-def _names(value: str, conv: _Converter) -> tuple[list[dict], bool]:
-    """names.parse_names, each distinct name parsed once; a name that BibTeX's rules cannot split
-    (three commas, no last part) is kept whole as one literal name, with a warning."""
-    people = []
-    parts, others = names.split_name_list(value)
-    for part in parts:
-        try:
-            fields, found = _decoded_name(part)
-        except ValueError as problem:
-            conv.warn("bad-name", f"name {part!r} not understood ({problem}): kept as one literal name")
-            literal = conv.plain(part)
-            if literal:
-                people.append({"literal": literal})
-            continue
-        for code, message in found:
-            conv.warn(code, message)
-        if fields:
-            people.append(dict(fields))
-    return people, others
 
 
 def _classic_date(entry: RawEntry, conv: _Converter):
@@ -792,7 +763,7 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             conv.warn("unmapped-field", f"field {name} has no CSL variable: kept in custom")
             continue
         if row.kind == table.NAMES:
-            decoded, others = _names(value, conv)
+            decoded, others = names.parse_names(value, conv.plain, on_bad=conv.bad_name)
             converted = decoded
             if others:
                 custom.setdefault(csl.CUSTOM_ET_AL, []).append(row.variable)

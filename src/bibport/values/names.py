@@ -276,13 +276,23 @@ def split_name_list(raw: str) -> tuple[tuple[str, ...], bool]:
     return tuple(p for p in parts if p.lower() != "others"), any(p.lower() == "others" for p in parts)
 
 
-def parse_names(raw: str, decode: Decode) -> tuple[list[dict], bool]:
-    """Parse a BibTeX name list; the flag is True when it contains `others` (et al.)."""
+def parse_names(raw: str, decode: Decode,
+                on_bad: Callable[[str, ValueError], None] | None = None) -> tuple[list[dict], bool]:
+    """Parse a BibTeX name list; the flag is True when it contains `others` (et al.). With on_bad,
+    a name BibTeX's rules cannot split (three commas, no last part) is told to on_bad and kept whole
+    as one literal name instead of failing the list."""
     names = []
     parts, others = split_name_list(raw)
     for part in parts:
         # decode runs each time (it is cached itself) so its warnings reach every entry
-        name = parse_name(part, decode)
+        try:
+            name = parse_name(part, decode)
+        except ValueError as problem:
+            if on_bad is None:
+                raise
+            on_bad(part, problem)
+            literal = decode(part)
+            name = {"literal": literal} if literal else {}
         if name:
             names.append(name)
     return names, others
