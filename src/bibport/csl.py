@@ -105,37 +105,51 @@ def _is_empty(value) -> bool:
     return value is None or (not value and isinstance(value, _EMPTY_TYPES))
 
 
+_PLAIN, _NAMES, _DATE, _CUSTOM = range(4)
+
+
+@lru_cache(maxsize=4096)
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """(key, how to normalize its value) in output order: items share few key sets, so each set is
+    sorted and classified once."""
+    ordered = sorted(keys, key=lambda k: (_KEY_RANK.get(k, len(KEY_ORDER)), k))
+    kinds = {Kind.NAME: _NAMES, Kind.DATE: _DATE}
+    return tuple((k, _CUSTOM if k == "custom" else kinds.get(VARIABLE_KIND.get(k), _PLAIN)) for k in ordered)
+
+
+@lru_cache(maxsize=1024)
+def _kept_parts(keys: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
+    """The known keys among keys, in known's order (unknown keys are dropped)."""
+    return tuple(k for k in known if k in keys)
+
+
 def _normalize_name(name: dict) -> dict:
-    return {k: name[k] for k in NAME_PARTS if k in name and not _is_empty(name[k])}
+    return {k: name[k] for k in _kept_parts(tuple(name), NAME_PARTS) if not _is_empty(name[k])}
 
 
 def _normalize_date(date: dict) -> dict:
-    return {k: date[k] for k in _DATE_KEYS if k in date and not _is_empty(date[k])}
+    return {k: date[k] for k in _kept_parts(tuple(date), _DATE_KEYS) if not _is_empty(date[k])}
 
 
 def _normalize_custom(custom: dict) -> dict:
     return {k: custom[k] for k in sorted(custom) if not _is_empty(custom[k])}
 
 
-@lru_cache(maxsize=4096)
-def _ordered(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(keys, key=lambda k: (_KEY_RANK.get(k, len(KEY_ORDER)), k)))
-
-
 def normalize(item: dict) -> dict:
     """Drop empty values and order keys (and name/date parts) stably."""
     out = {}
-    for key in _ordered(tuple(item)):  # items share few key sets: sort each set once
+    for key, how in _plan(tuple(item)):
         value = item[key]
         if value is None or (not value and isinstance(value, _EMPTY_TYPES)):  # _is_empty, inlined
             continue
-        kind = VARIABLE_KIND.get(key)
-        if kind is Kind.NAME:
-            value = [_normalize_name(n) for n in value]
-        elif kind is Kind.DATE:
-            value = _normalize_date(value)
-        elif key == "custom":
-            value = _normalize_custom(value)
-        if not _is_empty(value):
-            out[key] = value
+        if how:
+            if how == _NAMES:
+                value = [_normalize_name(n) for n in value]
+            elif how == _DATE:
+                value = _normalize_date(value)
+            else:
+                value = _normalize_custom(value)
+            if _is_empty(value):
+                continue
+        out[key] = value
     return out
