@@ -109,7 +109,8 @@ def _matching_brace(text: str, start: int) -> int:
 
 
 def _closing_quote(text: str, start: int) -> int:
-    """Index of the `"` closing the quoted value opened at start (braces hide quotes), or -1."""
+    """Index of the `"` closing the quoted value opened at start (braces hide quotes), or -1;
+    -2 when a `}` closes more than was opened (BibTeX: unbalanced braces)."""
     depth = 0
     for match in _QUOTE_OR_BRACE.finditer(text, start + 1):
         char = match.group()
@@ -117,6 +118,8 @@ def _closing_quote(text: str, start: int) -> int:
             depth += 1
         elif char == "}":
             depth -= 1
+            if depth < 0:
+                return -2
         elif depth == 0:
             return match.start()
     return -1
@@ -168,6 +171,8 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
             pos = close + 1
         elif char == '"':
             close = _closing_quote(raw, pos)
+            if close == -2:
+                raise ValueError_("unbalanced-braces", "unbalanced braces in value", pos)
             if close < 0:
                 raise ValueError_("unbalanced-quotes", "unterminated quoted value")
             piece = raw[pos + 1:close]
@@ -667,6 +672,18 @@ def _join_title(title: str, subtitle: str) -> str:
     return f"{title} {subtitle}" if title.rstrip().endswith(("?", "!", ":", ".")) else f"{title}: {subtitle}"
 
 
+@lru_cache(maxsize=65536)
+def _decoded_name(raw: str) -> tuple[dict, tuple[tuple[str, str], ...]]:
+    """A name and the warnings decoding it raised: names repeat across entries (authors, editors),
+    and parsing and decoding each one anew was a fifth of converting an entry."""
+    warnings: list[tuple[str, str]] = []
+
+    def decode(value: str) -> str:
+        return latex.to_unicode(value, protect_case=False, warn=lambda code, message: warnings.append((code, message)))
+
+    return names.parse_name(raw, decode), tuple(warnings)
+
+
 class _Converter:
     """Field value conversions for one entry, reporting warnings against it."""
 
@@ -682,6 +699,13 @@ class _Converter:
 
     def bad_name(self, name: str, problem: ValueError) -> None:
         self.warn("bad-name", f"name {name!r} not understood ({problem}): kept as one literal name")
+
+    def name(self, raw: str) -> dict:
+        """One BibTeX name as a CSL name; its decoding warnings are told to this entry."""
+        parsed, warnings = _decoded_name(raw)
+        for code, message in warnings:  # replayed on cache hits too
+            self.warn(code, message)
+        return dict(parsed)  # items never share a mutable part
 
     def rich(self, value):
         return latex.to_unicode(value, protect_case=True, warn=self.warn)
@@ -788,7 +812,7 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             conv.warn("unmapped-field", f"field {name} has no CSL variable: kept in custom")
             continue
         if row.kind == table.NAMES:
-            decoded, others = names.parse_names(value, conv.plain, on_bad=conv.bad_name)
+            decoded, others = names.parse_names(value, conv.plain, on_bad=conv.bad_name, parse_one=conv.name)
             converted = decoded
             if others:
                 custom.setdefault(csl.CUSTOM_ET_AL, []).append(row.variable)

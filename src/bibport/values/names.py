@@ -55,6 +55,7 @@ def _collapse(text: str) -> str:
 
 _RUNS: dict[str, re.Pattern] = {}
 _PLAIN_NAME = re.compile(r"[^{}\\,~-]+")
+_PLAIN_LAST_FIRST = re.compile(r"[^{}\\,~-]+,[^{}\\,~-]*")
 
 
 _BRACES = re.compile(r"[{}]")
@@ -216,6 +217,11 @@ def _split(raw: str) -> dict[str, str]:
         if not any(_is_von_word(word) for word in words[:-1]):
             first = " ".join(words[:-1])
             return {"last": words[-1], "first": first} if first else {"last": words[-1]}
+    elif _PLAIN_LAST_FIRST.fullmatch(name):
+        # `Last, First` with nothing to parse (the commonest form): split at the comma, as below
+        last, first = (segment.strip() for segment in name.split(","))
+        if last and not any(_is_von_word(word) for word in last.split(" ")[:-1]):
+            return {"last": last, "first": first} if first else {"last": last}
     _spans(name, "")  # brace balance check
     if _is_protected(name):
         return {"literal": name[1:-1]}
@@ -277,16 +283,17 @@ def split_name_list(raw: str) -> tuple[tuple[str, ...], bool]:
 
 
 def parse_names(raw: str, decode: Decode,
-                on_bad: Callable[[str, ValueError], None] | None = None) -> tuple[list[dict], bool]:
+                on_bad: Callable[[str, ValueError], None] | None = None,
+                parse_one: Callable[[str], dict] | None = None) -> tuple[list[dict], bool]:
     """Parse a BibTeX name list; the flag is True when it contains `others` (et al.). With on_bad,
     a name BibTeX's rules cannot split (three commas, no last part) is told to on_bad and kept whole
-    as one literal name instead of failing the list."""
+    as one literal name instead of failing the list. parse_one, when given, stands for
+    parse_name(name, decode) (a caller's memo of it)."""
     names = []
     parts, others = split_name_list(raw)
     for part in parts:
-        # decode runs each time (it is cached itself) so its warnings reach every entry
         try:
-            name = parse_name(part, decode)
+            name = parse_one(part) if parse_one is not None else parse_name(part, decode)
         except ValueError as problem:
             if on_bad is None:
                 raise
