@@ -274,6 +274,22 @@ def test_measured_gaps_are_fixed(style, expected):
     assert expected in out
 
 
+# citeproc-js 1.x output for these names (tests/differential/render.js, measured 2026-11-27); citeproc-py
+# gave "A. de . la ." and "J.-P. van ." (a bare mark for each lower-case word of a given name).
+LOWER_CASE_GIVEN = [{"id": "cruz", "type": "article-journal", "title": "T", "container-title": "J",
+                     "author": [{"family": "Cruz", "given": "Ana de la"}, {"family": "Lee", "given": "Jean-Pierre van"}],
+                     "issued": {"date-parts": [[2002]]}}]
+
+
+@pytest.mark.parametrize(("style", "expected"), [
+    ("apa", "Cruz, A. de la, & Lee, J.-P. van. (2002). T. J.\n"),
+    ("ieee", "[1] A. de la Cruz and J.-P. van Lee, “T,” J, 2002.\n"),
+])
+def test_lower_case_given_words_get_no_initial_mark(style, expected):
+    out, report = render(LOWER_CASE_GIVEN, style=style)
+    assert not report.errors and out == expected
+
+
 def test_text_case_on_plain_strings_does_not_crash():
     style = FIXTURES / "uppercase-number.csl"
     out, report = render([ITEMS[2]], style=str(style))

@@ -193,14 +193,35 @@ def fix_date_ranges(original):
     return render_date_range
 
 
-def fix_initialize_false(original):
-    """`initialize="false"` keeps given names whole (only existing initials get the mark)."""
+def _initials(given: str, mark: str, by_hyphen: bool) -> str:
+    """Initials of the capitalised words, runs of them joined by mark; lower-case words (`Ana de la`)
+    are kept as they are, with no mark of their own, as citeproc-js does."""
+    out = []
+    for part in given.split("-") if by_hyphen else [given.replace("-", " ")]:
+        pieces, run = [], []
+        for word in part.replace(".", " ").split():
+            if word[0].isupper():
+                run.append(word[0])
+                continue
+            if run:
+                pieces.append(mark.join(run) + mark)
+                run = []
+            pieces.append(word)
+        if run:
+            pieces.append(mark.join(run) + mark)
+        out.append(" ".join(" ".join(pieces).split()))
+    return "-".join(out)
+
+
+def fix_initialize(original):
+    """`initialize="false"` keeps given names whole (only existing initials get the mark); otherwise
+    a lower-case word gets no stray mark (citeproc-py wrote "A. de . la ." for "Ana de la")."""
     def initialize(self, given, mark, context):
         if self.get("initialize", "true").lower() == "false":
             words = given.split()
             return " ".join(w.rstrip(".") + mark.strip() if len(w.rstrip(".")) == 1 and w[0].isupper()
                             else w for w in words) if words else given
-        return original(self, given, mark, context)
+        return _initials(given, mark, bool(self.get_option("initialize-with-hyphen", context)))
     return initialize
 
 
@@ -408,7 +429,7 @@ FIXES = (
     Fix("substituted-names-once",  model.Names,         "process",            fix_substituted_names_once),
     Fix("forced-et-al",            model.Name,          "process",            fix_forced_et_al),
     Fix("date-ranges",             model.Date,          "render_date_range",  fix_date_ranges),
-    Fix("initialize-false",        model.Name,          "initialize",         fix_initialize_false),
+    Fix("initialize",              model.Name,          "initialize",         fix_initialize),
     Fix("title-case",              model.TextCased,     "case",               fix_title_case),
     Fix("number-of-label",         model.Label,         "_is_plural",         fix_number_of_label),
     Fix("sort-only-demotion",      model.Name,          "get_option",         fix_sort_only_demotion),
