@@ -61,6 +61,15 @@ _PLAIN_LAST_FIRST = re.compile(r"[^{}\\,~-]+,[^{}\\,~-]*")
 _BRACES = re.compile(r"[{}]")
 
 
+def _is_balanced(text: str) -> bool:
+    depth = 0
+    for brace in _BRACES.findall(text):
+        depth += 1 if brace == "{" else -1
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _spans(text: str, separators: str) -> list[tuple[int, int]]:
     """(start, end) of each maximal run of non-separators at brace depth 0."""
     if "{" in text or "}" in text:
@@ -245,9 +254,11 @@ _AND_WORD = re.compile(r"(?:^| )and(?= |$)", re.IGNORECASE)
 def split_names(raw: str) -> list[str]:
     """Split a BibTeX name list at depth-0 `and` words; whitespace collapsed, empty names dropped."""
     text = _collapse(raw)
-    if "{" not in text and "}" not in text:
-        # no braces: every `and` word is at depth 0, and words are split at single spaces
-        return [name for part in _AND_WORD.split(text) if (name := part.strip(" "))]
+    pieces = _AND_WORD.split(text)
+    # Without braces every `and` word is at depth 0. With braces, when every piece is balanced no
+    # split fell inside a group (the depth at each split is the sum of the pieces before it).
+    if ("{" not in text and "}" not in text) or all(map(_is_balanced, pieces)):
+        return [name for part in pieces if (name := part.strip(" "))]
     names, current = [], []
     for start, end in _spans(text, " "):
         word = text[start:end]
