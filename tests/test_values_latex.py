@@ -327,3 +327,23 @@ def test_ascii_output_is_ascii_for_latin(rich):
     latex = from_unicode(rich)
     leftovers = {c for c in latex if not c.isascii()}
     assert leftovers <= set("ĳơŀΑж")
+
+
+@pytest.mark.parametrize("tail", ["\\", "$", "{", "}x{"])
+def test_flat_group_check_does_not_backtrack(tail):
+    # The fast path's "only flat {groups}?" regex is possessive: a greedy one took seconds at 27
+    # characters before a failing tail (exponential backtracking), and would never end at 400.
+    text = "a" * 400 + tail
+    assert to_unicode(text, protect_case=True).startswith("a" * 400)
+
+
+@pytest.mark.parametrize(("latex", "protect", "expected"), [
+    ("Mining {DNA} repair", True, 'Mining <span class="nocase">DNA</span> repair'),
+    ("Mining {DNA} repair", False, "Mining DNA repair"),
+    ("a-{}-b", True, "a--b"),            # a ligature never spans a brace (TeX sees two hyphens)
+    ("{COVID}--19", True, '<span class="nocase">COVID</span>\u201319'),
+    ("x { } y", True, "x y"),             # a blank group is no protected text
+    ("{~}", True, '<span class="nocase">\u00a0</span>'),
+])
+def test_flat_groups(latex, protect, expected):
+    assert to_unicode(latex, protect_case=protect) == expected

@@ -193,6 +193,8 @@ _FAST = re.compile(r"---|--|``|''|`|~")
 _FAST_MAP = {"---": "\u2014", "--": "\u2013", "``": "\u201c", "''": "\u201d", "`": "\u2018",
              "~": "\u00a0"}
 _TEXT_RUN = re.compile(r"[^\\{}$~`'\-]+")
+_FLAT_GROUP = re.compile(r"\{([^{}\\$]*)\}")
+_FLAT_GROUPS_ONLY = re.compile(r"(?:[^{}\\$]++|\{[^{}\\$]*+\})*+")  # possessive: no backtracking blow-up
 _WORD = re.compile(r"\\([A-Za-z]+)")
 _MATH_END = re.compile(r"(?:[^$\\]|\\.)*\$", re.S)
 _BRACE_OR_ESCAPE = re.compile(r"\\.|[{}]", re.S)
@@ -564,11 +566,29 @@ class _Decoder:
         return self.content(self.stack[0])
 
 
+def _fast(text: str) -> str:
+    return _FAST.sub(lambda m: _FAST_MAP[m.group()], text)
+
+
+def _flat_groups(text: str, protect_case: bool) -> str:
+    """What the decoder makes of text with brace groups but no commands, math or nesting (`{DNA}
+    repair`, the common protected title): each group on its own (a ligature never spans a brace)."""
+    out, pos = [], 0
+    for group in _FLAT_GROUP.finditer(text):
+        out.append(_fast(text[pos:group.start()]))
+        inner = _fast(group.group(1))
+        out.append(_NOCASE + inner + "</span>" if protect_case and inner.strip(" \t\n\r\f\v") else inner)
+        pos = group.end()
+    out.append(_fast(text[pos:]))
+    return "".join(out)
+
+
 def _convert(text: str, protect_case: bool) -> tuple[str, tuple[tuple[str, str], ...]]:
     """Decoded rich text and the warnings raised on the way."""
     if not _NEEDS_PARSE.search(text):
-        out = _FAST.sub(lambda m: _FAST_MAP[m.group()], text)
-        return _WS.sub(" ", out).strip(" "), ()
+        return _WS.sub(" ", _fast(text)).strip(" "), ()
+    if _FLAT_GROUPS_ONLY.fullmatch(text):
+        return _WS.sub(" ", _flat_groups(text, protect_case)).strip(" "), ()
     decoder = _Decoder(text, protect_case)
     try:
         out = decoder.run()
