@@ -63,17 +63,31 @@ class RawEntry:
     bad: bool = False                                            # an error was reported: skip it
     text: str = field(default="", repr=False)                    # the whole source (shared, not copied)
     span: tuple[int, int] = (0, 0)                               # where this entry's block sits in text
+    inherited: dict[str, str] | None = None                      # field -> the crossref/xdata field it came by
     _lines: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def field_lines(self) -> dict[str, int]:
         """The line of each field, found in the block's text when first asked for: only entries
-        with a diagnostic ever ask, and finding lines for every entry was a tenth of parsing."""
+        with a diagnostic ever ask, and finding lines for every entry was a tenth of parsing.
+        An inherited field points at the crossref/xdata field it came by."""
         if self._lines is None:
             start, end = self.span
-            names = list(self.fields)  # in block order; inherited fields come last and get set after
-            self._lines = dict(zip(names, _field_lines(self.text[start:end], self.line, names), strict=True))
+            inherited = self.inherited or {}
+            own = [name for name in self.fields if name not in inherited]  # in block order
+            lines = dict(zip(own, _field_lines(self.text[start:end], self.line, own), strict=True))
+            for name, relation in inherited.items():
+                lines[name] = lines.get(relation, self.line)
+            self._lines = lines
         return self._lines
+
+    def inherit(self, name: str, value: str, relation: str) -> None:
+        self.fields[name] = value
+        if self.inherited is None:
+            self.inherited = {}
+        self.inherited[name] = relation
+        if self._lines is not None:
+            self._lines[name] = self._lines.get(relation, self.line)
 
 
 class _Where:
@@ -634,8 +648,7 @@ def _inherit_into(entry: RawEntry, by_key: dict[str, RawEntry], where: _Where) -
             if name in _NOT_INHERITED:
                 continue
             if name not in entry.fields:
-                entry.fields[name] = value
-                entry.field_lines[name] = entry.field_lines.get(relation, entry.line)
+                entry.inherit(name, value, relation)
 
 
 # ---------------------------------------------------------------- raw entry -> CSL item
