@@ -79,3 +79,12 @@ def test_canonical_is_fixed_point(case):
     source = (case / "in.bib").read_text(encoding="utf-8")
     items = api.read(source, "bibtex")
     assert formats.get("bibtex").write(items, Report()) == source
+
+
+def test_items_share_no_name_dicts():
+    # each distinct name is parsed once and memoised; the items must still own their name dicts
+    text = "@article{a, author = {Lee, Ann}, title = {A}}\n@article{b, author = {Lee, Ann}, title = {B}}\n"
+    first, second = api.read(text, "bibtex")
+    first["author"][0]["given"] = "changed"
+    assert second["author"][0] == {"family": "Lee", "given": "Ann"}
+    assert api.read(text, "bibtex")[1]["author"][0] == {"family": "Lee", "given": "Ann"}

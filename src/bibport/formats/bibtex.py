@@ -72,14 +72,18 @@ class RawEntry:
         with a diagnostic ever ask, and finding lines for every entry was a tenth of parsing.
         An inherited field points at the crossref/xdata field it came by."""
         if self._lines is None:
-            start, end = self.span
             inherited = self.inherited or {}
             own = [name for name in self.fields if name not in inherited]  # in block order
-            lines = dict(zip(own, _field_lines(self.text[start:end], self.line, own), strict=True))
+            lines = dict(zip(own, self.lines_of(own), strict=True))
             for name, relation in inherited.items():
                 lines[name] = lines.get(relation, self.line)
             self._lines = lines
         return self._lines
+
+    def lines_of(self, names: list[str]) -> list[int]:
+        """The line of each of the named fields, searched in this order in the block's text."""
+        start, end = self.span
+        return _field_lines(self.text[start:end], self.line, names)
 
     def inherit(self, name: str, value: str, relation: str) -> None:
         self.fields[name] = value
@@ -524,8 +528,7 @@ def _raw_entry(block: tuple, macros: dict[str, str], where: _Where, text: str) -
         try:
             values[name] = evaluate(raw, macros)
         except ValueError_ as problem:
-            start, end = span
-            field_line = _field_lines(text[start:end], line, [f[0] for f in fields])[index]
+            field_line = entry.lines_of([f[0] for f in fields])[index]  # all the block's fields, failed ones too
             where.error(problem.code, f"field {name}: {problem}",
                         line=field_line + raw[:problem.offset].count("\n"), key=key)
             entry.bad = True
@@ -718,7 +721,7 @@ class _Converter:
         parsed, warnings = _decoded_name(raw)
         for code, message in warnings:  # replayed on cache hits too
             self.warn(code, message)
-        return dict(parsed)  # items never share a mutable part
+        return parsed  # shared with the memo: to_item's csl.normalize copies every name dict
 
     def rich(self, value):
         return latex.to_unicode(value, protect_case=True, warn=self.warn)
@@ -1026,15 +1029,6 @@ def _brace(value: str) -> str:
     return "{" + value + "}"
 
 
-def _balanced(value: str) -> bool:
-    depth = 0
-    for char in value:
-        depth += (char == "{") - (char == "}")
-        if depth < 0:
-            return False
-    return depth == 0
-
-
 def _entry_fields(item: dict, dialect: str, entry_type: str, encode: _Encoder, warn) -> dict[str, str]:
     """Field name -> written value (already delimited) for one item."""
     out: dict[str, str] = {}
@@ -1081,7 +1075,7 @@ def _entry_fields(item: dict, dialect: str, entry_type: str, encode: _Encoder, w
         if name in out:
             warn("unwritable-variable", f"custom field {name} clashes with a mapped field: not written")
             continue
-        out[name] = _brace(raw) if _balanced(raw) else _brace(raw.replace("{", "\\{").replace("}", "\\}"))
+        out[name] = _brace(raw) if latex.balanced(raw) else _brace(raw.replace("{", "\\{").replace("}", "\\}"))
     if item.get("custom", {}).get(csl.CUSTOM_RIS_TAGS):
         warn("unwritable-variable", "RIS-only tags kept in custom have no BibTeX field: not written")
     return out
@@ -1119,7 +1113,7 @@ def _field_value(kind, variable, value, others, encode: _Encoder, dialect, warn)
         return _brace(encode(str(value)))
     if kind in (table.VERBATIM, table.DOI):
         text = str(value)
-        return _brace(text if _balanced(text) else text.replace("{", "%7B").replace("}", "%7D"))
+        return _brace(text if latex.balanced(text) else text.replace("{", "%7B").replace("}", "%7D"))
     if kind == table.PAGES:
         return _brace(pages.to_bibtex(str(value)))  # already LaTeX: `--` must stay a range dash
     if kind == table.EDTF:

@@ -193,6 +193,7 @@ _FAST = re.compile(r"---|--|``|''|`|~")
 _FAST_MAP = {"---": "\u2014", "--": "\u2013", "``": "\u201c", "''": "\u201d", "`": "\u2018",
              "~": "\u00a0"}
 _TEXT_RUN = re.compile(r"[^\\{}$~`'\-]+")
+_BRACES = re.compile(r"[{}]")
 _FLAT_GROUP = re.compile(r"\{([^{}\\$]*)\}")
 _FLAT_GROUPS_ONLY = re.compile(r"(?:[^{}\\$]++|\{[^{}\\$]*+\})*+")  # possessive: no backtracking blow-up
 _WORD = re.compile(r"\\([A-Za-z]+)")
@@ -667,22 +668,19 @@ def _emit(out: list[str], piece: str) -> None:
     out.append(piece)
 
 
-def _balanced(latex: str) -> bool:
-    """Braces balanced as BibTeX counts them (it ignores backslashes)."""
+def balanced(latex: str) -> bool:
+    """Braces balanced as BibTeX counts them (it ignores backslashes): never closing more than is open."""
     depth = 0
-    for c in latex:
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth < 0:
-                return False
+    for brace in _BRACES.findall(latex):  # visits the braces only, not every character
+        depth += 1 if brace == "{" else -1
+        if depth < 0:
+            return False
     return depth == 0
 
 
 def _keep_math(span: str, ascii: bool) -> bool:
     """True for a `$...$` span that to_unicode kept verbatim (and that is safe to re-emit)."""
-    if not any(c in span for c in "\\^_{") or (ascii and not span.isascii()) or not _balanced(span):
+    if not any(c in span for c in "\\^_{") or (ascii and not span.isascii()) or not balanced(span):
         return False
     if any(name in UNSAFE for name in _WORD.findall(span)):
         return False

@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from bibport.values.latex import balanced
+
 Decode = Callable[[str], str]
 Encode = Callable[[str], str]
 
@@ -59,15 +61,6 @@ _PLAIN_LAST_FIRST = re.compile(r"[^{}\\,~-]+,[^{}\\,~-]*")
 
 
 _BRACES = re.compile(r"[{}]")
-
-
-def _is_balanced(text: str) -> bool:
-    depth = 0
-    for brace in _BRACES.findall(text):
-        depth += 1 if brace == "{" else -1
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _spans(text: str, separators: str) -> list[tuple[int, int]]:
@@ -257,7 +250,7 @@ def split_names(raw: str) -> list[str]:
     pieces = _AND_WORD.split(text)
     # Without braces every `and` word is at depth 0. With braces, when every piece is balanced no
     # split fell inside a group (the depth at each split is the sum of the pieces before it).
-    if ("{" not in text and "}" not in text) or all(map(_is_balanced, pieces)):
+    if ("{" not in text and "}" not in text) or all(map(balanced, pieces)):
         return [name for part in pieces if (name := part.strip(" "))]
     names, current = [], []
     for start, end in _spans(text, " "):
