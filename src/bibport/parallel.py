@@ -6,10 +6,12 @@ next one, the calling process included whenever the result it must yield next is
 pickles each result into its own temporary file (it never waits for the parent to read) and sends a
 short note saying where it is. Results come out in job order, and a child that fails or dies leaves
 its jobs to the calling process, so output never depends on whether, or how, work was forked.
+`long_lived()` keeps the cyclic collector off the data that the workers share.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -17,10 +19,28 @@ import signal
 import struct
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 PER_JOB = 250            # items per job: small enough to balance, large enough that pickling is cheap
 MIN_ITEMS = 500          # below this, forking costs more than it saves
 _PIPE_BYTES = 1 << 20    # the queue pipe's size where the system lets us set it
+
+
+@contextmanager
+def long_lived():
+    """Run a block that builds many long-lived, acyclic objects (a file's items) with the cyclic
+    collector off, then move what it built straight to the oldest generation. Rescanning them while
+    they were built cost ~30% of reading; switched back on plainly, the collector's next young pass
+    walked every one of them (86 ms after 10k entries), and forked children touching them copied pages."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()    # every tracked object -> the permanent generation (clears the young count)
+        gc.unfreeze()  # ... -> the oldest one, collected again, but only by full collections
+        if enabled:
+            gc.enable()
 
 
 def cores() -> int:

@@ -288,6 +288,11 @@ def _describe(index: int, raw) -> tuple[str, str | None]:
 
 def read(text, report, *, source=None) -> list[dict]:
     """Parse and validate a CSL-JSON array; bad items are reported and skipped."""
+    with parallel.long_lived():
+        return _read(text, report, source)
+
+
+def _read(text, report, source) -> list[dict]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):

@@ -478,6 +478,11 @@ def read(text, report, *, source=None) -> list[dict]:
     """Parse RIS text into CSL items; never raises on bad input."""
     if not isinstance(text, str):
         text = text.decode("utf-8", errors="replace")
+    with parallel.long_lived():
+        return _read(text, report, source)
+
+
+def _read(text: str, report, source) -> list[dict]:
     records = [_Record(start, entries) for start, entries in _scan(text, report, source)]
     items = [record.build() for record in records]
     keys = assign_keys(items)
