@@ -6,7 +6,7 @@ next one, the calling process included whenever the result it must yield next is
 pickles each result into its own temporary file (it never waits for the parent to read) and sends a
 short note saying where it is. Results come out in job order, and a child that fails or dies leaves
 its jobs to the calling process, so output never depends on whether, or how, work was forked.
-`long_lived()` keeps the cyclic collector off the data that the workers share.
+`collector_paused()` keeps the cyclic collector off the items that readers build.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ _PIPE_BYTES = 1 << 20    # the queue pipe's size where the system lets us set it
 
 
 @contextmanager
-def long_lived():
-    """Run a block that builds many long-lived, acyclic objects (a file's items) with the cyclic
-    collector off, then move what it built straight to the oldest generation. Rescanning them while
-    they were built cost ~30% of reading; switched back on plainly, the collector's next young pass
-    walked every one of them (86 ms after 10k entries), and forked children touching them copied pages."""
+def collector_paused():
+    """Run a block with the cyclic collector off, then move what it built and kept straight to the
+    oldest generation. Readers build millions of acyclic, long-lived objects: collections rescanning
+    them cost ~30% of reading; switched back on plainly, the collector's next young pass walked
+    every item (86 ms after 10k entries), in writers' forked children too."""
     enabled = gc.isenabled()
     gc.disable()
     try:

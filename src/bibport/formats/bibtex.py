@@ -885,7 +885,7 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
 
 def read(text: str, report, *, source: str | None = None) -> list[dict]:
     """Parse BibTeX/biblatex text into CSL items; bad entries are reported and skipped."""
-    with parallel.long_lived():  # millions of acyclic objects, kept
+    with parallel.collector_paused():  # millions of acyclic objects, kept
         return _read(text, report, source)
 
 

@@ -15,7 +15,6 @@ FACTS.md). Both: a JSON array, UTF-8, two-space indent, stable key order, one tr
 from __future__ import annotations
 
 import bisect
-import gc
 import json
 import re
 from collections.abc import Iterator
@@ -288,7 +287,7 @@ def _describe(index: int, raw) -> tuple[str, str | None]:
 
 def read(text, report, *, source=None) -> list[dict]:
     """Parse and validate a CSL-JSON array; bad items are reported and skipped."""
-    with parallel.long_lived():
+    with parallel.collector_paused():
         return _read(text, report, source)
 
 
@@ -469,17 +468,10 @@ def _pieces(items: list, profile: str, report) -> Iterator[str]:
     if not items:
         yield "[]\n"
         return
-    # Writing allocates per item and frees it again: the cyclic GC only rescanned the live items.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        separator = "[\n  "
-        for text in parallel.written_slices(_texts, items, report, profile):
-            yield separator + text
-            separator = ",\n  "
-    finally:
-        if enabled:
-            gc.enable()
+    separator = "[\n  "
+    for text in parallel.written_slices(_texts, items, report, profile):
+        yield separator + text
+        separator = ",\n  "
     yield "\n]\n"
 
 

@@ -478,7 +478,7 @@ def read(text, report, *, source=None) -> list[dict]:
     """Parse RIS text into CSL items; never raises on bad input."""
     if not isinstance(text, str):
         text = text.decode("utf-8", errors="replace")
-    with parallel.long_lived():
+    with parallel.collector_paused():
         return _read(text, report, source)
 
 
