@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -248,7 +249,8 @@ def _control_lines(text: str) -> list[int]:
 
 # bibtexparser's blocks as plain tuples (cheap to send between processes), lines already 1-based:
 #   (_STRING, line, key, raw value)
-#   (_ENTRY, line, key, type, ((field, value or raw, evaluated), ...), (start, end) in the whole text)
+#   (_ENTRY, line, key, type, {field: value or raw}, (fields left raw, ...), (start, end) in the whole text)
+#   field names lower-cased; the raw ones name a macro (or fail): only the reader can evaluate them
 #   (_DUP_FIELDS, line, key, "f1, f2")   (_FAILED, line, message, key guess, ((line, key) swallowed, ...))
 #   (_STRAY, line)  an implicit comment that looks like fields
 # Duplicate keys are marked after the chunks are joined, as bibtexparser's Library would.
@@ -323,24 +325,24 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
         if isinstance(block, model.String):
             out.append((_STRING, line, block.key, block.value))
         elif isinstance(block, model.Entry):
-            # (name, text, evaluated): text is the value when evaluated, else the raw value;
-            # never both, so the pickle sent back to the parent stays small.
-            fields = []
+            # Each value once: evaluated, or raw when it names a macro (so the pickle stays small).
+            fields: dict[str, str] = {}
+            raw_names = []
             for f in block.fields:
-                f.key = intern(f.key)  # one object per field name: pickled once per chunk, not per use
+                name = intern(f.key.lower())  # one object per field name: pickled once per chunk
                 value = _macro_free(f.value)
                 if value is None:
-                    fields.append((f.key, f.value, False))
-                else:
-                    fields.append((f.key, value, True))
-            fields = tuple(fields)
+                    value = f.value
+                    raw_names.append(name)
+                fields[name] = value
+            if len(fields) < len(block.fields):  # `Title` and `title`: BibTeX's field names ignore case
+                out.append((_DUP_FIELDS, line, block.key, _twice(block.fields)))
+                continue
             span = (char_offset + pos, char_offset + pos + len(block.raw)) if pos >= 0 else (0, 0)
-            out.append((_ENTRY, line, block.key, intern(block.entry_type), fields, span))
+            out.append((_ENTRY, line, block.key, intern(block.entry_type), fields, tuple(raw_names), span))
         elif isinstance(block, model.DuplicateFieldKeyBlock):
             entry = block.ignore_error_block
-            names = sorted({f.key for f in entry.fields
-                            if sum(g.key.lower() == f.key.lower() for g in entry.fields) > 1})
-            out.append((_DUP_FIELDS, line, entry.key, ", ".join(names)))
+            out.append((_DUP_FIELDS, line, entry.key, _twice(entry.fields)))
         elif isinstance(block, model.ParsingFailedBlock):
             message = str(block.error).split("\n")[0] if block.error else ""
             message = re.sub(r"\(line \d+\)|on line \d+", "", message).strip(" :.") or "syntax error"
@@ -354,6 +356,12 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
                 out.append((_STRAY, line))
         # @preamble and @comment stay out of the items.
     return out
+
+
+def _twice(fields: list[model.Field]) -> str:
+    """The names of the fields given more than once (case ignored), as written."""
+    counts = Counter(f.key.lower() for f in fields)
+    return ", ".join(sorted({f.key for f in fields if counts[f.key.lower()] > 1}))
 
 
 def _macro_free(raw: str) -> str | None:
@@ -513,24 +521,25 @@ def _report_control_chars(entries: list[RawEntry], bad_lines: list[int], text: s
 
 
 def _raw_entry(block: tuple, macros: dict[str, str], where: _Where, text: str) -> RawEntry:
-    _, line, key, entry_type, fields, span = block
-    entry = RawEntry(key, entry_type.lower(), line, text=text, span=span)
+    _, line, key, entry_type, fields, raw_names, span = block
+    entry = RawEntry(key, entry_type.lower(), line, fields, text=text, span=span)
     if not key or _BAD_KEY.search(key):
         where.error("bad-key", f"malformed entry key {key!r}", line=entry.line, key=key or None)
         entry.bad = True
-    values = entry.fields
-    for index, (field_key, raw, evaluated) in enumerate(fields):
-        name = field_key.lower()
-        if evaluated:
-            values[name] = raw
-            continue
+    failed = []
+    for name in raw_names:
+        raw = fields[name]
         try:
-            values[name] = evaluate(raw, macros)
+            fields[name] = evaluate(raw, macros)  # in place: the fields keep the block's order
         except ValueError_ as problem:
-            field_line = entry.lines_of([f[0] for f in fields])[index]  # all the block's fields, failed ones too
+            names = list(fields)  # every field of the block, failed ones too: searched in order
+            field_line = entry.lines_of(names)[names.index(name)]
             where.error(problem.code, f"field {name}: {problem}",
                         line=field_line + raw[:problem.offset].count("\n"), key=key)
             entry.bad = True
+            failed.append(name)
+    for name in failed:
+        del fields[name]
     return entry
 
 
