@@ -130,3 +130,29 @@ def test_foreign_inputs_never_raise(reader, data):
     # another format's file handed to this reader (a wrong --from)
     other = data.draw(st.sampled_from([r for r in READERS if r != reader]))
     _check(reader, data.draw(mutated(other)))
+
+
+VALUE_ALPHABET = st.sampled_from(list('{}"# \n0123456789abjn,=%\\') + ["é", "١"])
+VALUE_TEXT = st.text(VALUE_ALPHABET, max_size=12)
+# Free text, and text inside the delimiters the shortcuts look for.
+RAW_VALUES = st.one_of(VALUE_TEXT, VALUE_TEXT.map(lambda t: f'"{t}"'), VALUE_TEXT.map(lambda t: f"{{{t}}}"),
+                       st.from_regex(r"[0-9١]{1,4}|[a-z][a-z0-9]{0,3}", fullmatch=True))
+
+
+@SETTINGS
+@given(raw=RAW_VALUES)
+def test_value_shortcuts_agree_with_the_term_by_term_evaluation(raw):
+    """The reader's shortcuts for one brace group, one plain quoted string, a number and a lone
+    macro name give what evaluating the value term by term gives, errors included."""
+    from bibport.formats import bibtex
+
+    def outcome(evaluate, macros):
+        try:
+            return evaluate(raw, macros)
+        except bibtex.ValueError_ as problem:
+            return (problem.code, str(problem), problem.offset)
+
+    for macros in ({}, {"jan": "January", "a": "A"}):
+        assert outcome(bibtex.evaluate, macros) == outcome(bibtex._evaluate_terms, macros)
+    general = outcome(bibtex._evaluate_terms, {})
+    assert bibtex._macro_free(raw) == (general if isinstance(general, str) else None)

@@ -154,14 +154,27 @@ class ValueError_(Exception):
 
 def evaluate(raw: str, macros: dict[str, str]) -> str:
     """Evaluate a raw BibTeX value: delimited strings, numbers and macros joined by `#`."""
-    if raw[:1] == "{" and raw[-1:] == "}":
+    # Most values are one brace group, one plain quoted string or a number: no tokenizer for them.
+    first = raw[:1]
+    if first == "{" and raw[-1:] == "}":
         inner = raw[1:-1]
         # no brace inside: the first one closes at the end, no need to scan for it
         if ("{" not in inner and "}" not in inner) or _matching_brace(raw, 0) == len(raw) - 1:
-            if len(inner) > MAX_VALUE_CHARS:  # most values are one brace group: skip the tokenizer
+            if len(inner) > MAX_VALUE_CHARS:
                 raise ValueError_("value-too-large",
                                   f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
             return inner
+    elif first == '"' and raw[-1:] == '"' and len(raw) > 1:
+        inner = raw[1:-1]
+        if '"' not in inner and "{" not in inner and "}" not in inner and len(inner) <= MAX_VALUE_CHARS:
+            return inner
+    elif raw.isdigit() and raw.isascii() and len(raw) <= MAX_VALUE_CHARS:
+        return raw
+    return _evaluate_terms(raw, macros)
+
+
+def _evaluate_terms(raw: str, macros: dict[str, str]) -> str:
+    """evaluate(), term by term: what its shortcuts must agree with."""
     parts = []
     size = 0
     pos = 0
@@ -366,6 +379,8 @@ def _twice(fields: list[model.Field]) -> str:
 
 def _macro_free(raw: str) -> str | None:
     """The value of raw when it names no macro (so it evaluates here, in the parsing process), else None."""
+    if _BARE_WORD.fullmatch(raw) and not raw.isdigit():
+        return None  # a lone macro name, the usual case (`month = jan`): no exception raised for it
     try:
         return evaluate(raw, _NO_MACROS)
     except ValueError_:
@@ -373,6 +388,7 @@ def _macro_free(raw: str) -> str | None:
 
 
 _NO_MACROS: dict[str, str] = {}
+_BARE_WORD = re.compile(r"[^\s#{}\",=()%'0-9][^\s#{}\",=()%']*")
 
 
 def _split_points(text: str, parts: int) -> list[int]:
