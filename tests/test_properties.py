@@ -156,3 +156,17 @@ def test_value_shortcuts_agree_with_the_term_by_term_evaluation(raw):
         assert outcome(bibtex.evaluate, macros) == outcome(bibtex._evaluate_terms, macros)
     general = outcome(bibtex._evaluate_terms, {})
     assert bibtex._macro_free(raw) == (general if isinstance(general, str) else None)
+
+
+UNSAFE_SAMPLE = ["\x00", "\x1b", "\x7f", "\x85", "\x9f", "\u200e", "\u202e", "\u2066", "\u2069"]
+SAFE_SAMPLE = ["a", " ", "é", "\xa0", "\u200d", "\u2065", "\u206a", "\\", "u"]
+
+
+@SETTINGS
+@given(text=st.text(st.sampled_from(UNSAFE_SAMPLE + SAFE_SAMPLE), max_size=20))
+def test_messages_are_sanitized_character_by_character(text):
+    """Every control, DEL, C1 and bidi character becomes `\\uXXXX`; every other character stays."""
+    from bibport.diagnostics import sanitize
+
+    expected = "".join(f"\\u{ord(c):04x}" if c in UNSAFE_SAMPLE else c for c in text)
+    assert sanitize(text) == expected

@@ -6,6 +6,7 @@ Readers and writers never raise on bad data: they add a Diagnostic to a Report a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -18,11 +19,14 @@ _UNSAFE = {c for c in range(0x20)} | {0x7F} | set(range(0x80, 0xA0)) | {
 }
 
 
+_UNSAFE_CHAR = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_UNSAFE)) + "]")
+
+
 def sanitize(text: str) -> str:
     """Escape control, ANSI and bidi characters so a message prints as one inert line."""
-    if not any(ord(c) in _UNSAFE for c in text):
+    if not _UNSAFE_CHAR.search(text):  # a per-character loop here was 5% of a run with ~1,000 warnings
         return text
-    return "".join(f"\\u{ord(c):04x}" if ord(c) in _UNSAFE else c for c in text)
+    return _UNSAFE_CHAR.sub(lambda unsafe: f"\\u{ord(unsafe.group()):04x}", text)
 
 
 @dataclass(frozen=True)
