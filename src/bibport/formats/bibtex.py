@@ -41,6 +41,7 @@ _DOI_PREFIX = re.compile(r"^\s*(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNO
 _URL_ESCAPES = re.compile(r"\\([_%&#$~])")
 _SPACE = re.compile(r"\s+")
 _IDENT = re.compile(r"[^\s#{}\",=()%']+")
+_BARE_WORD = re.compile(r"[^\s#{}\",=()%'0-9][^\s#{}\",=()%']*")  # a macro name alone
 
 # biblatex thesis/report `type` keys -> the words CSL prints as genre.
 GENRE_KEYS = {
@@ -170,6 +171,14 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
             return inner
     elif raw.isdigit() and raw.isascii() and len(raw) <= MAX_VALUE_CHARS:
         return raw
+    elif _BARE_WORD.fullmatch(raw) and not raw.isdigit():  # a lone macro name (`journal = ejor`)
+        value = macros.get(raw.lower())
+        if value is None:
+            raise ValueError_("undefined-macro", f"undefined @string macro {raw!r}")
+        if len(value) > MAX_VALUE_CHARS:
+            raise ValueError_("value-too-large",
+                              f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
+        return value
     return _evaluate_terms(raw, macros)
 
 
@@ -388,7 +397,6 @@ def _macro_free(raw: str) -> str | None:
 
 
 _NO_MACROS: dict[str, str] = {}
-_BARE_WORD = re.compile(r"[^\s#{}\",=()%'0-9][^\s#{}\",=()%']*")
 
 
 def _split_points(text: str, parts: int) -> list[int]:
