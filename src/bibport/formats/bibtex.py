@@ -153,6 +153,10 @@ class ValueError_(Exception):
         self.offset = offset
 
 
+def _too_large() -> ValueError_:
+    return ValueError_("value-too-large", f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
+
+
 def evaluate(raw: str, macros: dict[str, str]) -> str:
     """Evaluate a raw BibTeX value: delimited strings, numbers and macros joined by `#`."""
     # Most values are one brace group, one plain quoted string or a number: no tokenizer for them.
@@ -162,8 +166,7 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
         # no brace inside: the first one closes at the end, no need to scan for it
         if ("{" not in inner and "}" not in inner) or _matching_brace(raw, 0) == len(raw) - 1:
             if len(inner) > MAX_VALUE_CHARS:
-                raise ValueError_("value-too-large",
-                                  f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
+                raise _too_large()
             return inner
     elif first == '"' and raw[-1:] == '"' and len(raw) > 1:
         inner = raw[1:-1]
@@ -176,8 +179,7 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
         if value is None:
             raise ValueError_("undefined-macro", f"undefined @string macro {raw!r}")
         if len(value) > MAX_VALUE_CHARS:
-            raise ValueError_("value-too-large",
-                              f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
+            raise _too_large()
         return value
     return _evaluate_terms(raw, macros)
 
@@ -232,8 +234,7 @@ def _evaluate_terms(raw: str, macros: dict[str, str]) -> str:
                 piece = macros[name]
         size += len(piece)
         if size > MAX_VALUE_CHARS:
-            raise ValueError_("value-too-large",
-                              f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
+            raise _too_large()
         parts.append(piece)
         expect_term = False
     if expect_term and parts:
