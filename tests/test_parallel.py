@@ -169,3 +169,18 @@ def test_read_items_join_the_oldest_generation(fmt):
         assert not gc.isenabled()  # a caller who keeps the collector off keeps it off
     finally:
         gc.enable()
+
+
+def test_reading_leaves_what_the_caller_froze_frozen():
+    """An embedding program's gc.freeze() (before forking workers, say) survives a read."""
+    import gc
+
+    kept = [{"frozen": n} for n in range(10)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        api.read(CASES / "string-macros" / "in.bib")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    assert kept

@@ -37,8 +37,9 @@ def collector_paused():
     try:
         yield
     finally:
-        gc.freeze()    # every tracked object -> the permanent generation (clears the young count)
-        gc.unfreeze()  # ... -> the oldest one, collected again, but only by full collections
+        if not gc.get_freeze_count():  # never thaw what the embedding program froze itself
+            gc.freeze()    # every tracked object -> the permanent generation (clears the young count)
+            gc.unfreeze()  # ... -> the oldest one, collected again, but only by full collections
         if enabled:
             gc.enable()
 
