@@ -348,11 +348,13 @@ def format_name(name: dict, encode: Encode) -> str:
     want = {part: text for part, value in values.items() if value and (text := _collapse(encode(value)))}
     if "last" not in want:
         raise ValueError("name has neither family nor literal")
-    candidates = [_assemble(want, *attempt) for attempt in _ATTEMPTS]
-    for candidate in candidates:
+    plain = None
+    for attempt in _ATTEMPTS:  # made one at a time: the first reads back for almost every name
+        candidate = _assemble(want, *attempt)
         if _reads_back(candidate, want):
             return candidate
-    return candidates[0]  # e.g. an upper-case particle: BibTeX cannot say it, keep the plain form
+        plain = plain or candidate
+    return plain  # e.g. an upper-case particle: BibTeX cannot say it, keep the plain form
 
 
 def format_names(names: list[dict], others: bool, encode: Encode) -> str:
