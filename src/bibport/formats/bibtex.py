@@ -858,7 +858,8 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
         row = _row_for(name, csl_type)
         if row is None:
             custom_fields[name] = value
-            conv.warn("unmapped-field", f"field {name} has no CSL variable: kept in custom")
+            if (name, csl_type) not in table.QUIET_CUSTOM:
+                conv.warn("unmapped-field", f"field {name} has no CSL variable: kept in custom")
             continue
         if row.kind == table.NAMES:
             decoded, others = names.parse_names(value, conv.plain, on_bad=conv.bad_name, parse_one=conv.name)

@@ -98,6 +98,12 @@ NUMBER_IS_ISSUE = ("article-journal", "article-magazine", "article-newspaper", "
 NUMBER_IS_NUMBER = ("report", "patent", "standard", "legislation", "regulation", "bill", "dataset",
                     "software")
 NUMBER_IS_SERIES_NUMBER = tuple(t for t in csl.TYPES if t not in NUMBER_IS_ISSUE + NUMBER_IS_NUMBER)
+# A whole volume (@book, @proceedings, @collection ...) is no part of a container: its booktitle is
+# the classic crossref idiom (repeating the title for the entries that cross-reference it).
+IN_A_BOOK = tuple(t for t in csl.TYPES if t != "book")
+# (field, CSL type) kept in custom without a warning: a whole volume's booktitle is there for the
+# entries that cross-reference it (they inherit it as their container), nothing of its own.
+QUIET_CUSTOM = frozenset({("booktitle", "book")})
 
 # A CSL variable with no BibTeX field is written as `csl-<variable>` and read back from it:
 # BibTeX, biber and Zotero skip fields they do not know, so nothing is lost on the way.
@@ -120,7 +126,8 @@ FIELDS_IN = (
     FieldIn("bookauthor",   "container-author",   NAMES),
     FieldIn("title",        "title",              RICH),
     FieldIn("shorttitle",   "title-short",        RICH),
-    FieldIn("booktitle",    "container-title",    RICH),
+    FieldIn("booktitle",    "container-title",    RICH, IN_A_BOOK,
+            "on a whole volume: kept in custom (styles would print it as 'In <booktitle>')"),
     FieldIn("journaltitle", "container-title",    RICH),
     FieldIn("journal",      "container-title",    RICH),
     FieldIn("shortjournal", "container-title-short", RICH),
@@ -262,6 +269,8 @@ FIELDS_OUT = (
     FieldOut("container-title",   "journal",      "journaltitle", RICH,
              ("article-journal", "article-magazine", "article-newspaper", "article", "review",
               "periodical")),
+    FieldOut("container-title",   None,           None,           RICH, ("book",),
+             "a whole volume's booktitle is read as the crossref idiom, not as a container"),
     FieldOut("container-title",   "booktitle",    "booktitle",    RICH),
     FieldOut("container-title-short", "shortjournal", "shortjournal", RICH),
     FieldOut("collection-title",  "series",       "series",       RICH),
