@@ -44,6 +44,7 @@ CLOSERS = {pair[1]: kind for kind, pair in MARKS.items()}
 MARK_CHARS = frozenset(OPENERS) | frozenset(CLOSERS)
 FIELD_SEPARATOR = "\ue200"  # between the citation number (first field) and the rest of an entry
 SUBSTITUTED = "bibport-substituted"  # layout.repressed key: substitutes already used
+PRINTING = "bibport_printing"  # layout attribute: text variables the current substitute candidate printed
 ET_AL_KEY = "bibport_et_al"  # set on a citeproc Reference: name variables cut short in the data
 
 
@@ -136,6 +137,51 @@ def fix_substituted_names_once(original):
             repressed.setdefault(self.tag, []).append(" ".join(kept))
         return text
     return process
+
+
+def fix_printed_text_variables(original):
+    """Tell an enclosing cs:substitute which variables a cs:text printed (see below)."""
+    def _variable(self, item, context):
+        text = original(self, item, context)
+        printing = getattr(context.get_layout(), PRINTING, None)
+        if printing is not None and text:
+            printing.append((self.tag, self.get("variable")))
+        return text
+    return _variable
+
+
+def fix_substituted_variables_once(original):
+    """What a cs:substitute printed is not printed again (CSL 1.0.2: substituted variables are
+    suppressed in the rest of the output). citeproc-py repressed only the child's own `variable`
+    attribute, so a title printed through a macro (APA, Chicago: a work without author) came out
+    twice: "Manual. (2006). Manual. Org." Only the candidate that printed counts."""
+    def render(self, item, context=None, **kwargs):
+        layout = context.get_layout()
+        outer = getattr(layout, PRINTING, None)
+        text = None
+        try:
+            for child in self.getchildren():
+                printed: list[tuple[str, str]] = []  # (element tag, variable)
+                setattr(layout, PRINTING, printed)
+                try:
+                    if isinstance(child, model.Names) and child.name is None:
+                        names = self.xpath_search("./parent::cs:names[1]")[0]
+                        text = child.render(item, names_context=names, context=context, **kwargs)
+                    else:
+                        text = child.render(item, context=context, **kwargs)
+                except VariableError:
+                    continue
+                if text:
+                    self.add_to_repressed_list(child, context)
+                    for tag, variable in printed:
+                        layout.repressed.setdefault(tag, []).append(variable)
+                    if outer is not None:
+                        outer.extend(printed)
+                    break
+        finally:
+            setattr(layout, PRINTING, outer)
+        return text
+    return render
 
 
 def fix_forced_et_al(original):
@@ -427,6 +473,8 @@ FIXES = (
     Fix("capitalize-after-marks",  String,              "capitalize_first",   fix_capitalize_after_marks),
     Fix("page-range-lengths",      model.FormatNumber,  "_format_last_page",  fix_page_range_lengths),
     Fix("substituted-names-once",  model.Names,         "process",            fix_substituted_names_once),
+    Fix("substituted-text-once",   model.Substitute,    "render",             fix_substituted_variables_once),
+    Fix("printed-text-variables",  model.Text,          "_variable",          fix_printed_text_variables),
     Fix("forced-et-al",            model.Name,          "process",            fix_forced_et_al),
     Fix("date-ranges",             model.Date,          "render_date_range",  fix_date_ranges),
     Fix("initialize",              model.Name,          "initialize",         fix_initialize),
