@@ -157,6 +157,17 @@ def _too_large() -> ValueError_:
     return ValueError_("value-too-large", f"value expands beyond {MAX_VALUE_CHARS:,} characters (@string bomb?)")
 
 
+def _is_macro_name(raw: str) -> bool:
+    return bool(_BARE_WORD.fullmatch(raw)) and not raw.isdigit()
+
+
+def _macro(word: str, macros: dict[str, str]) -> str:
+    value = macros.get(word.lower())  # BibTeX's macro names ignore case
+    if value is None:
+        raise ValueError_("undefined-macro", f"undefined @string macro {word!r}")
+    return value
+
+
 def evaluate(raw: str, macros: dict[str, str]) -> str:
     """Evaluate a raw BibTeX value: delimited strings, numbers and macros joined by `#`."""
     # Most values are one brace group, one plain quoted string or a number: no tokenizer for them.
@@ -174,10 +185,8 @@ def evaluate(raw: str, macros: dict[str, str]) -> str:
             return inner
     elif raw.isdigit() and raw.isascii() and len(raw) <= MAX_VALUE_CHARS:
         return raw
-    elif _BARE_WORD.fullmatch(raw) and not raw.isdigit():  # a lone macro name (`journal = ejor`)
-        value = macros.get(raw.lower())
-        if value is None:
-            raise ValueError_("undefined-macro", f"undefined @string macro {raw!r}")
+    elif _is_macro_name(raw):  # a lone macro name (`journal = ejor`)
+        value = _macro(raw, macros)
         if len(value) > MAX_VALUE_CHARS:
             raise _too_large()
         return value
@@ -228,10 +237,7 @@ def _evaluate_terms(raw: str, macros: dict[str, str]) -> str:
             if word.isdigit():
                 piece = word
             else:
-                name = word.lower()
-                if name not in macros:
-                    raise ValueError_("undefined-macro", f"undefined @string macro {word!r}")
-                piece = macros[name]
+                piece = _macro(word, macros)
         size += len(piece)
         if size > MAX_VALUE_CHARS:
             raise _too_large()
@@ -389,7 +395,7 @@ def _twice(fields: list[model.Field]) -> str:
 
 def _macro_free(raw: str) -> str | None:
     """The value of raw when it names no macro (so it evaluates here, in the parsing process), else None."""
-    if _BARE_WORD.fullmatch(raw) and not raw.isdigit():
+    if _is_macro_name(raw):
         return None  # a lone macro name, the usual case (`month = jan`): no exception raised for it
     try:
         return evaluate(raw, _NO_MACROS)

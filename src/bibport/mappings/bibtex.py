@@ -99,11 +99,11 @@ NUMBER_IS_NUMBER = ("report", "patent", "standard", "legislation", "regulation",
                     "software")
 NUMBER_IS_SERIES_NUMBER = tuple(t for t in csl.TYPES if t not in NUMBER_IS_ISSUE + NUMBER_IS_NUMBER)
 # A whole volume (@book, @proceedings, @collection ...) is no part of a container: its booktitle is
-# the classic crossref idiom (repeating the title for the entries that cross-reference it).
-IN_A_BOOK = tuple(t for t in csl.TYPES if t != "book")
-# (field, CSL type) kept in custom without a warning: a whole volume's booktitle is there for the
-# entries that cross-reference it (they inherit it as their container), nothing of its own.
-QUIET_CUSTOM = frozenset({("booktitle", "book")})
+# the classic crossref idiom (repeating the title for the entries that cross-reference it, which
+# inherit it as their container), kept in custom without a warning.
+WHOLE_VOLUME = "book"
+IN_A_BOOK = tuple(t for t in csl.TYPES if t != WHOLE_VOLUME)
+QUIET_CUSTOM = frozenset({("booktitle", WHOLE_VOLUME)})  # (field, CSL type)
 
 # A CSL variable with no BibTeX field is written as `csl-<variable>` and read back from it:
 # BibTeX, biber and Zotero skip fields they do not know, so nothing is lost on the way.
@@ -269,7 +269,7 @@ FIELDS_OUT = (
     FieldOut("container-title",   "journal",      "journaltitle", RICH,
              ("article-journal", "article-magazine", "article-newspaper", "article", "review",
               "periodical")),
-    FieldOut("container-title",   None,           None,           RICH, ("book",),
+    FieldOut("container-title",   None,           None,           RICH, (WHOLE_VOLUME,),
              "a whole volume's booktitle is read as the crossref idiom, not as a container"),
     FieldOut("container-title",   "booktitle",    "booktitle",    RICH),
     FieldOut("container-title-short", "shortjournal", "shortjournal", RICH),
