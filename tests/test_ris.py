@@ -224,7 +224,7 @@ def test_read_bom_crlf_and_tag_variants():
             "KW  - rat; brain\r\nKW  - cortex\r\nUR  - https://x.org/?a=1;b=2\r\nUR  - https://y.org\r\n"
             "ER  -\r\n")
     items, report = read(text)
-    assert not report.diagnostics
+    assert codes(report) == [("warning", "ris-malformed-tag", 8)]  # `VL - 85`: one space, still VL
     assert items == [{
         "id": "baldwin1996bloodbrain", "type": "article-journal", "citation-key": "baldwin1996bloodbrain",
         "author": [{"family": "Baldwin", "given": "S.A."}, {"family": "Fugaccia", "given": "I."}],
@@ -289,6 +289,50 @@ def test_read_names_and_keys():
     assert items[0]["editor"] == [{"family": "Ed", "given": "A"}]
     assert items[0]["number-of-pages"] == "300"
     assert [i["id"] for i in items] == ["fontaine1668fables", "anonndsame", "anonndsamea"]
+
+
+def test_near_miss_tag_lines_are_read_as_their_tags_with_a_warning():
+    # issue 13: these were glued into one author named "Wang, Liang A1 -Li, Mengyuan au  - ..."
+    items, report = read("TY  - JOUR\nAU  - Wang, Liang\nAU - Qian, Xin\nA1 -Li, Mengyuan\n"
+                         "au  - Zhang, Yinqian\nTI\t- tab separated\nPY   -  2021\nER  - \n")
+    assert items[0]["author"] == [{"family": "Wang", "given": "Liang"}, {"family": "Qian", "given": "Xin"},
+                                  {"family": "Li", "given": "Mengyuan"}, {"family": "Zhang", "given": "Yinqian"}]
+    assert items[0]["title"] == "tab separated" and items[0]["issued"] == {"date-parts": [[2021]]}
+    assert codes(report) == [("warning", "ris-malformed-tag", line) for line in (3, 4, 5, 6, 7)]
+    assert all(d.key == items[0]["id"] for d in report.diagnostics)
+    assert "read as A1" in report.diagnostics[1].message and "`XX  - value`" in report.diagnostics[1].message
+
+
+def test_near_miss_tag_lines_behave_as_proper_ones():
+    proper = ("TY  - BOOK\nTI  - T\nAU  - A, B\nER  - \n"
+              "TY  - JOUR\nTI  - U\nID  - k1\nTI  - second\nER  - \n")
+    sloppy = ("TY - BOOK\nti  - T\nAU\t-A, B\nER -\n"
+              "ty  - JOUR\nTI  - U\nid  - k1\nTI -  second\ner  - \n")
+    items, report = read(sloppy)
+    assert items == read(proper)[0] and len(items) == 2
+    assert items[1]["custom"] == {"ris": {"TI": ["second"]}}  # single-valued: the first wins, as usual
+    assert {d.code for d in report.diagnostics} == {"ris-malformed-tag", "ris-duplicate-tag"}
+    assert [d.line for d in report.diagnostics if d.code == "ris-malformed-tag"] == [1, 2, 3, 4, 5, 7, 8, 9]
+
+
+def test_near_miss_tag_lines_keep_the_structure_errors():
+    _, report = read("TY  - JOUR\nTI  - A\nty  - BOOK\nau  - B\nER  - \nTY - JOUR\nTI - open\n")
+    # the skipped record's warnings come with its error; the read record's with its key, at the end
+    assert codes(report) == [("error", "ris-nested-ty", 3), ("error", "ris-missing-er", 6),
+                             ("warning", "ris-malformed-tag", 6), ("warning", "ris-malformed-tag", 7),
+                             ("warning", "ris-malformed-tag", 3), ("warning", "ris-malformed-tag", 4)]
+
+
+def test_wrapped_prose_that_resembles_a_tag_stays_in_the_value():
+    # Lower case needs the spec's two spaces; a hyphen right after two letters is a compound word;
+    # tabs or odd spacing count only for tags the tables know.
+    items, report = read("TY  - JOUR\nAB  - The answer\nis - surprisingly - no, and\nab - cd is\n"
+                         "CT-guided biopsy\nZZ\t- stays\nxy  - too\nER  - \n")
+    assert items[0]["abstract"] == ("The answer is - surprisingly - no, and ab - cd is CT-guided biopsy "
+                                    "ZZ\t- stays xy  - too")
+    assert {d.code for d in report.diagnostics} == {"ris-malformed-tag"}  # looks like a tag: joined, said
+    assert all("joined to the AB value" in d.message for d in report.diagnostics)
+    assert [d.line for d in report.diagnostics] == [3, 4, 5, 6, 7]
 
 
 def test_read_bad_dates_and_continuations():

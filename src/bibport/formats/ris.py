@@ -1,10 +1,13 @@
 """RIS reader and writer with Zotero's tag semantics (format layer, stdlib only).
 
 Tables: `bibport.mappings.ris`. Reading:
-- a UTF-8 BOM and CRLF, LF or CR line ends are accepted; `XX  - value`, `XX - value` and a bare
-  `ER  -` are tag lines; U+2028/U+2029 inside a line become spaces (as in Zotero);
-- a non-tag line inside a record continues the previous value: it is appended after one space
+- a UTF-8 BOM and CRLF, LF or CR line ends are accepted; `XX  - value` and a bare `ER  -` are tag
+  lines; U+2028/U+2029 inside a line become spaces (as in Zotero);
+- a near miss (`AU - x`, `A1 -x`, `au  - x`, a tab for the spaces: `table.NEAR_MISS_TAG_LINES`) is
+  read as its tag, exactly as a proper line, with a `ris-malformed-tag` warning at its line;
+- any other line inside a record continues the previous value: it is appended after one space
   (RIS exporters wrap long abstracts; folding keeps every value on one line, as the writer needs);
+  one that still looks like a tag line is warned about;
 - a record with no ER before the end of input, a TY inside an open record, or non-blank text
   outside any record is an error with its 1-based line: the broken record is skipped, reading goes
   on, and every problem is reported in the same pass;
@@ -27,7 +30,6 @@ from bibport.values import dates, pages
 from bibport.values.keys import assign_keys, is_valid_key
 from bibport.values.markup import strip_markup
 
-_TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?")
 _CUSTOM_TAG = re.compile(r"[A-Z][A-Z0-9]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FOLDED = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]")
@@ -247,8 +249,28 @@ def _parse_name(text: str) -> dict | None:
 
 
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# A line meant as a tag line but malformed: `ti  - x`, `T1-x`, `XYZ  - x`, `  - x`.
+# Text that looks like a botched tag line but matches no table.NEAR_MISS_TAG_LINES row (`T1-x`,
+# `XYZ  - x`, `  - x`, `is - x`): it may be wrapped prose, so it is joined, with a warning.
 _LOOKS_LIKE_TAG = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{1,3}\s*-(?:\s|$)|[A-Z][A-Z0-9]-\S|-\s)")
+_TAG_LINE = re.compile(table.TAG_LINE)
+_NEAR_MISSES = tuple((re.compile(row.shape), row) for row in table.NEAR_MISS_TAG_LINES)
+_LINE_TAGS = table.line_tags()
+
+
+def _tag_line(line: str) -> tuple[str | None, str, str | None]:
+    """(tag, value, why it is a near miss) of a line without trailing blanks; (None, "", None): text."""
+    match = _TAG_LINE.fullmatch(line)
+    if match:
+        return match["tag"], (match["value"] or "").strip(), None
+    if len(line) < 3 or line[2] not in " \t":  # every near miss has a blank after its two characters
+        return None, "", None
+    for shape, row in _NEAR_MISSES:
+        match = shape.fullmatch(line)
+        if match:
+            tag = match["tag"].upper()
+            if row.any_tag or tag in _LINE_TAGS:
+                return tag, (match["value"] or "").strip(), row.reason
+    return None, "", None
 
 
 def _id_of(entries: list[list]) -> str | None:
@@ -256,12 +278,16 @@ def _id_of(entries: list[list]) -> str | None:
     return next((value for tag, value, _ in entries if tag == "ID" and value), None)
 
 
-def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
-    """Split the text into records [(TY line, [[tag, value, line], ...])], reporting structure errors."""
+Note = tuple[str, str, str, int]  # (severity, code, message, line), reported with the record's key
+
+
+def _scan(text: str, report, source) -> list[tuple[int, list[list], list[Note]]]:
+    """Split the text into records [(TY line, [[tag, value, line], ...], notes)], reporting structure
+    errors; the notes are line warnings that wait for the record's key."""
     if text.startswith("\ufeff"):
         text = text[1:]
     records = []
-    current: tuple[int, list[list]] | None = None
+    current: tuple[int, list[list], list[Note]] | None = None
     in_stray = False
     unsafe_lines: list[int] = []  # of the open record: it is skipped, and named when it closes
 
@@ -271,6 +297,11 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
                          source=source, line=bad, key=_id_of(entries))
         unsafe_lines.clear()
 
+    def flush(notes, entries):
+        """The notes of a record that is skipped: reported now, named by its ID if it has one."""
+        for severity, code, message, line in notes:
+            report.add(severity, code, message, source=source, line=line, key=_id_of(entries))
+
     for number, raw in enumerate(_LINE_BREAK.split(text), 1):
         line = re.sub(r"\s?[\u2028\u2029]\s?", " ", raw)
         if _UNSAFE_CHARS.search(line):
@@ -278,12 +309,16 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
                 report.error("control-char", "control or bidi-override character in input",
                              source=source, line=number)
             unsafe_lines.append(number)
-        match = _TAG_LINE.fullmatch(line.rstrip())
-        tag = match.group(1) if match else None
-        value = (match.group(2) or "").strip() if match else ""
+        tag, value, near_miss = _tag_line(line.rstrip())
+        note = None
+        if near_miss:
+            shown = line.strip()[:20].replace("\t", "<tab>")
+            note = ("warning", "ris-malformed-tag",
+                    f"{shown!r} read as {tag}: {near_miss}; a tag line is `XX  - value` "
+                    "(two spaces, hyphen, space)", number)
         if current is None:
             if tag == "TY":
-                current, in_stray = (number, [["TY", value, number]]), False
+                current, in_stray = (number, [["TY", value, number]], [note] if note else []), False
             elif not line.strip():
                 in_stray = False
             elif tag == "ER" and in_stray:
@@ -296,16 +331,21 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
                              source=source, line=number)
                 in_stray = True
             continue
-        start, entries = current
+        start, entries, notes = current
         if tag == "TY":
             report.error("ris-nested-ty",
                          f"TY inside the record opened at line {start} (missing ER): that record is skipped",
                          source=source, line=number, key=_id_of(entries))
+            flush(notes, entries)
             unsafe_lines[:] = [n for n in unsafe_lines if n >= number]
-            current = (number, [["TY", value, number]])
-        elif tag == "ER":
+            current = (number, [["TY", value, number]], [note] if note else [])
+            continue
+        if note:
+            notes.append(note)
+        if tag == "ER":
             if any(start <= n <= number for n in unsafe_lines):
                 reject_unsafe(entries)
+                flush(notes, entries)
             else:
                 records.append(current)
             current = None
@@ -314,30 +354,31 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
         elif line.strip():
             last = entries[-1]
             if last[0] == "TY":
-                report.warning("ris-continuation", "text after TY is not a tag line: ignored",
-                               source=source, line=number)
+                notes.append(("warning", "ris-continuation", "text after TY is not a tag line: ignored",
+                              number))
             else:
                 if _LOOKS_LIKE_TAG.match(line.strip()):
-                    report.warning("ris-malformed-tag",
-                                   f"{line.strip()[:20]!r} is not a tag line (`XX  - value`): "
-                                   f"joined to the {last[0]} value above", source=source, line=number)
+                    notes.append(("warning", "ris-malformed-tag",
+                                  f"{line.strip()[:20]!r} is not a tag line (`XX  - value`): "
+                                  f"joined to the {last[0]} value above", number))
                 last[1] = f"{last[1]} {line.strip()}".strip()
     if current is not None:
         report.error("ris-missing-er",
                      f"record opened at line {current[0]} has no ER before the end of input: skipped",
                      source=source, line=current[0], key=_id_of(current[1]))
+        flush(current[2], current[1])
     return records
 
 
 class _Record:
     """Builds one CSL item from the tag lines of a record; diagnostics wait for the key."""
 
-    def __init__(self, start: int, entries: list[list]):
+    def __init__(self, start: int, entries: list[list], notes: list[Note]):
         self.start = start
         self.entries = entries
         self.item: dict = {}
         self.custom: dict[str, list[str]] = {}
-        self.notes: list[tuple[str, str, str, int]] = []  # (severity, code, message, line)
+        self.notes: list[Note] = notes
         self.key_candidate: str | None = None
 
     def warn(self, code: str, message: str, line: int) -> None:
@@ -483,7 +524,7 @@ def read(text, report, *, source=None) -> list[dict]:
 
 
 def _read(text: str, report, source) -> list[dict]:
-    records = [_Record(start, entries) for start, entries in _scan(text, report, source)]
+    records = [_Record(*record) for record in _scan(text, report, source)]
     items = [record.build() for record in records]
     keys = assign_keys(items)
     out = []

@@ -205,6 +205,31 @@ TAGS: tuple[TagRow, ...] = (
     TagRow("LA", "language",                                  reason="stored verbatim"),
 )
 
+# --- Tag lines --------------------------------------------------------------------------------------
+# The spec's tag line: two characters, two spaces, a hyphen, a space, the value (`ER  -` may end there).
+TAG_LINE = r"(?P<tag>[A-Z][A-Z0-9])  -(?: (?P<value>.*))?"
+
+
+@dataclass(frozen=True)
+class NearMissRow:
+    shape: str       # regex matched against the whole line (trailing blanks removed)
+    any_tag: bool    # False: only a tag the tables know (its upper case); otherwise the line is text
+    reason: str
+
+
+# Lines that are not TAG_LINE but are read as a tag line, with a warning (first matching row wins).
+# Anything else is text: inside a record it continues the previous value (EndNote wraps long values).
+# Wrapped prose decides the limits: a line of an abstract may start `is - surprisingly` or `CT-guided`,
+# so a lower-case tag needs the spec's two spaces, and a hyphen right after the tag is a compound word.
+NEAR_MISS_TAG_LINES: tuple[NearMissRow, ...] = (
+    NearMissRow(r"(?P<tag>[A-Z][A-Z0-9]) -(?: (?P<value>.*))?", True,  # Zotero's reader takes it too
+                "one space before the hyphen, as in old EndNote exports"),
+    NearMissRow(r"(?P<tag>[A-Z][A-Z0-9])[ \t]+-[ \t]?(?P<value>.*)", False,
+                "a tab, or the wrong number of spaces, around the hyphen"),
+    NearMissRow(r"(?P<tag>[A-Za-z][A-Za-z0-9])  -(?: (?P<value>.*))?", False,
+                "a tag in lower case"),
+)
+
 # Tags that may appear many times; everything else is single-valued (the first wins).
 REPEATABLE = ("AU", "A1", "A2", "A3", "A4", "C2", "ED", "KW", "SN", "UR", "N1", "RN", "ID",
               "L1", "L2", "L3", "L4")
@@ -333,3 +358,8 @@ def read_variable(tag: str, *tys: str) -> str | None:
 def known_tags() -> frozenset[str]:
     """Every tag some row reads."""
     return frozenset(r.tag for r in TAGS if r.direction in (BOTH, READ))
+
+
+def line_tags() -> frozenset[str]:
+    """Every tag a record may hold that the tables name: TY, ER, the tags read, the quiet ones."""
+    return known_tags() | frozenset(("TY", "ER", *REPEATABLE, *QUIET_TAGS))
