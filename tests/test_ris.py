@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bibport import csl
 from bibport.diagnostics import Report
-from bibport.formats import csljson, ris
+from bibport.formats import bibtex, csljson, ris
 from bibport.mappings import ris as table
 
 CASES = Path(__file__).parent / "cases"
@@ -231,7 +231,7 @@ def test_read_bom_crlf_and_tag_variants():
         "issued": {"date-parts": [[1996, 5, 3]]}, "container-title": "J.Neurosurg.",
         "container-title-short": "J.Neurosurg.", "keyword": "rat, brain, cortex", "page": "476-481",
         "title": "Blood-brain barrier cortical contusion", "URL": "https://x.org/?a=1;b=2",
-        "volume": "85", "custom": {"ris": {"UR": ["https://y.org"]}},
+        "volume": "85", "custom": {csl.CUSTOM_MORE_URLS: ["https://y.org"]},
     }]
 
 
@@ -333,6 +333,45 @@ def test_wrapped_prose_that_resembles_a_tag_stays_in_the_value():
     assert {d.code for d in report.diagnostics} == {"ris-malformed-tag"}  # looks like a tag: joined, said
     assert all("joined to the AB value" in d.message for d in report.diagnostics)
     assert [d.line for d in report.diagnostics] == [3, 4, 5, 6, 7]
+
+
+SEVERAL_URLS = ("TY  - JOUR\nTI  - T\nUR  - https://a.org/1\nDO  - 10.1/x\nUR  - https://b.org/2;x=1\n"
+                "UR  - https://c.org/3\nER  - \n")
+
+
+def test_several_ur_lines_all_kept_and_written_back_in_order():
+    items, report = read(SEVERAL_URLS)
+    assert not report.diagnostics
+    assert items[0]["URL"] == "https://a.org/1"
+    assert items[0]["custom"] == {csl.CUSTOM_MORE_URLS: ["https://b.org/2;x=1", "https://c.org/3"]}
+    text, report = write(items, line_ending="\n")
+    assert not report.diagnostics
+    assert [ln for ln in text.splitlines() if ln.startswith("UR")] == [
+        "UR  - https://a.org/1", "UR  - https://b.org/2;x=1", "UR  - https://c.org/3"]
+    assert read(text)[0] == items
+
+
+def test_several_ur_lines_survive_bibtex_both_ways():
+    items, _ = read(SEVERAL_URLS)
+    for dialect in ("bibtex", "biblatex"):
+        report = Report()
+        text = bibtex.write(items, report, dialect=dialect)
+        assert not report.diagnostics, report.render()
+        assert re.findall(r"  (url\d?) += \{(.*)\},", text) == [
+            ("url", "https://a.org/1"), ("url2", "https://b.org/2;x=1"), ("url3", "https://c.org/3")]
+        back = bibtex.read(text, report)
+        assert not report.diagnostics and back[0]["URL"] == items[0]["URL"]
+        assert back[0]["custom"] == items[0]["custom"]
+        urls = [ln for ln in write(back, line_ending="\n")[0].splitlines() if ln.startswith("UR")]
+        assert urls == ["UR  - https://a.org/1", "UR  - https://b.org/2;x=1", "UR  - https://c.org/3"]
+
+
+def test_numbered_bibtex_urls_read_in_order_the_first_is_the_url():
+    report = Report()
+    items = bibtex.read("@misc{k, title = {T}, url10 = {https://j.org}, url3 = {https://c.org},\n"
+                        "url1 = {https://one.org}}\n", report)
+    assert items[0]["URL"] == "https://c.org" and items[0]["custom"]["more-urls"] == ["https://j.org"]
+    assert items[0]["custom"]["bibtex"] == {"url1": "https://one.org"}  # not a numbering bibport writes
 
 
 def test_read_bad_dates_and_continuations():

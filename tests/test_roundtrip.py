@@ -113,6 +113,9 @@ def _ris_plain_text(item):
     if "ris" in item.get("custom", {}):
         item["custom"]["ris"] = {tag: [_one_line(v, markup=False) for v in values]
                                  for tag, values in item["custom"]["ris"].items()}
+    if csl.CUSTOM_MORE_URLS in item.get("custom", {}):
+        item["custom"][csl.CUSTOM_MORE_URLS] = [_one_line(v, markup=False)
+                                                for v in item["custom"][csl.CUSTOM_MORE_URLS]]
 
 
 def _ris_names(item):
@@ -187,8 +190,9 @@ def _ris_types(item):
 
 def _ris_custom(item):
     custom = item.pop("custom", {})
-    if custom.get("ris"):
-        item["custom"] = {"ris": custom["ris"]}
+    kept = {k: v for k, v in custom.items() if k in ("ris", csl.CUSTOM_MORE_URLS)}  # more-urls: UR lines
+    if kept:
+        item["custom"] = kept
 
 
 def _ris_sn(item):
@@ -503,6 +507,8 @@ def item(draw, types=csl.TYPES, key="item"):
         custom["ris"] = {draw(st.sampled_from(CUSTOM_RIS_TAGS)): [draw(words)]}
     if out.get("author") and draw(st.integers(0, 3)) == 0:
         custom[csl.CUSTOM_ET_AL] = ["author"]
+    if out.get("URL") and draw(st.integers(0, 3)) == 0:  # the readers fill URL first
+        custom[csl.CUSTOM_MORE_URLS] = draw(st.lists(st.sampled_from(URLS), min_size=1, max_size=3))
     if custom:
         out["custom"] = custom
     return csl.normalize(out)

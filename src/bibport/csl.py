@@ -76,6 +76,7 @@ CUSTOM_BIBTEX_FIELDS = "bibtex"      # {field: raw BibTeX value} for fields with
 CUSTOM_BIBTEX_TYPE = "bibtex-type"   # original entry type when the CSL type maps back differently
 CUSTOM_RIS_TAGS = "ris"              # {TAG: [values]} for RIS tags with no CSL home
 CUSTOM_ET_AL = "et-al"               # [name variables] whose BibTeX list ended in "and others"
+CUSTOM_MORE_URLS = "more-urls"       # [URLs] after the first (URL), in order: RIS UR lines, BibTeX url2...
 
 # Output order: identity first, then the schema's own order, `custom` last.
 KEY_ORDER = (

@@ -699,6 +699,7 @@ _FIELD_ROWS: dict[str, list[table.FieldIn]] = {}
 for _row in table.FIELDS_IN:
     _FIELD_ROWS.setdefault(_row.field, []).append(_row)
 _JOINED = {part: whole for part, whole in table.JOINED_FIELDS}
+_MORE_URL = re.compile(re.escape(table.MORE_URL_FIELD.format("")) + r"([2-9]|[1-9][0-9]+)")
 _CONSUMED = frozenset((*table.CLASSIC_DATE_FIELDS, *table.STRUCTURAL_FIELDS, *_JOINED))
 
 
@@ -857,10 +858,15 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
         fields["url"] = re.sub(r"^.*?\\url\{([^}]*)\}.*$", r"\1", howpublished)
         del fields["howpublished"]
 
+    more_urls: list[tuple[int, str]] = []
     for name, value in fields.items():
         if name in _CONSUMED:
             continue
         conv.field = name
+        numbered = _MORE_URL.fullmatch(name)
+        if numbered:
+            more_urls.append((int(numbered[1]), conv.convert(table.VERBATIM, value)))
+            continue
         row = _row_for(name, csl_type)
         if row is None:
             custom_fields[name] = value
@@ -884,6 +890,11 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             continue
         item[row.variable] = converted
     conv.field = None
+    urls = [url for _, url in sorted(more_urls) if url]
+    if urls and "URL" not in item:
+        item["URL"] = urls.pop(0)  # the first URL is CSL's URL, wherever it was written
+    if urls:
+        custom[csl.CUSTOM_MORE_URLS] = urls
 
     classic = _classic_date(entry, conv)
     if classic is not None:
@@ -1105,6 +1116,11 @@ def _entry_fields(item: dict, dialect: str, entry_type: str, encode: _Encoder, w
     subtype = _subtype_for(item, entry_type)
     if subtype and "entrysubtype" not in out and not item.get("custom", {}).get(csl.CUSTOM_BIBTEX_TYPE):
         out["entrysubtype"] = _brace(subtype)
+    more_urls = item.get("custom", {}).get(csl.CUSTOM_MORE_URLS) or []
+    more_urls = [url for url in (more_urls if isinstance(more_urls, list) else [more_urls]) if url]
+    for number, url in enumerate(more_urls, table.FIRST_MORE_URL):
+        out[table.MORE_URL_FIELD.format(number)] = _field_value(table.VERBATIM, "URL", url, False, encode,
+                                                                dialect, warn)
     for name, raw in item.get("custom", {}).get(csl.CUSTOM_BIBTEX_FIELDS, {}).items():
         if name in out:
             warn("unwritable-variable", f"custom field {name} clashes with a mapped field: not written")

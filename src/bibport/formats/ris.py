@@ -168,6 +168,10 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
     for tag in ("UR", "SN"):
         if len(lines.get(tag, [])) > 1:
             lines[tag] = lines[tag][:1]  # Zotero keeps only the first
+    custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
+    more_urls = custom.get(csl.CUSTOM_MORE_URLS)
+    for url in more_urls if isinstance(more_urls, list) else [more_urls]:
+        put(_write_tag(ty, "URL"), _plain(url or "", markup=False))  # after the first: read back in order
     if is_valid_key(key):
         put("ID", key)
 
@@ -175,7 +179,6 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
     # Only the tags present, in TAG_ORDER (tags outside it are not written).
     for tag in sorted((t for t in lines if t in _TAG_RANK), key=_TAG_RANK.__getitem__):
         out.extend(f"{tag}  - {value}" for value in lines[tag])
-    custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
     extra = custom.get(csl.CUSTOM_RIS_TAGS)
     if isinstance(extra, dict):
         for tag, values in extra.items():
@@ -187,7 +190,7 @@ def _record(item: dict, index: int, report, source, eol: str) -> str:
                 text = _plain(value, markup=False)
                 if text:
                     out.append(f"{tag}  - {text}")
-    lost.extend(f"custom.{name}" for name in custom if name != csl.CUSTOM_RIS_TAGS)
+    lost.extend(f"custom.{name}" for name in custom if name not in (csl.CUSTOM_RIS_TAGS, csl.CUSTOM_MORE_URLS))
     if lost:
         report.warning("ris-unexpressible",
                        f"item {index}: RIS ({ty}) cannot hold {', '.join(sorted(set(lost)))}; dropped",
@@ -378,6 +381,7 @@ class _Record:
         self.entries = entries
         self.item: dict = {}
         self.custom: dict[str, list[str]] = {}
+        self.more_urls: list[str] = []
         self.notes: list[Note] = notes
         self.key_candidate: str | None = None
 
@@ -444,8 +448,8 @@ class _Record:
                 lists.setdefault(variable, []).append(value)
             elif tag == "SN":
                 lists.setdefault(variable, []).append(value)
-            elif tag == "UR" and "URL" in self.item:
-                self.keep(tag, value)  # Zotero keeps the first UR: the others stay here, whole
+            elif variable == "URL" and "URL" in self.item:
+                self.more_urls.append(value)  # CSL has one URL (Zotero keeps the first UR): all kept
             elif kind is csl.Kind.DATE:
                 self.set_single(variable, tag, self.date(value, tag, line), line)
             elif variable == "DOI":
@@ -462,8 +466,9 @@ class _Record:
             self.item["container-title"] = self.item["container-title-short"]  # as Zotero does
         if canonical == "CONF" and self.item.get("event-place") == self.item.get("publisher-place"):
             self.item.pop("event-place", None)  # C1 was the writer's copy of CY for Zotero
-        if self.custom:
-            self.item["custom"] = {csl.CUSTOM_RIS_TAGS: self.custom}
+        custom = {csl.CUSTOM_RIS_TAGS: self.custom, csl.CUSTOM_MORE_URLS: self.more_urls}
+        if self.custom or self.more_urls:
+            self.item["custom"] = custom
         if self.key_candidate:
             self.item["citation-key"] = self.key_candidate
         return self.item

@@ -109,6 +109,12 @@ QUIET_CUSTOM = frozenset({("booktitle", WHOLE_VOLUME)})  # (field, CSL type)
 # BibTeX, biber and Zotero skip fields they do not know, so nothing is lost on the way.
 CSL_FIELD_PREFIX = "csl-"
 
+# BibTeX's url holds one URL (biblatex's too): the others (custom `more-urls`, e.g. a record's further
+# RIS UR lines) are written as url2, url3, ... in order, and read back in their numbers' order. BibTeX,
+# biber and Zotero skip these fields like any field they do not know.
+MORE_URL_FIELD = "url{}"
+FIRST_MORE_URL = 2
+
 
 @dataclass(frozen=True)
 class FieldIn:
@@ -348,7 +354,8 @@ FIELD_ORDER = (
     "volume", "volumes", "number", "issue", "chapter", "pages", "pagetotal", "edition", "version",
     "type", "school", "institution", "publisher", "organization", "address", "location",
     "origpublisher", "origlocation", "year", "month", "day", "date", "origdate", "isbn", "issn",
-    "doi", "eprinttype", "eprint", "url", "urldate", "pmid", "pmcid", "library", "pubstate",
+    "doi", "eprinttype", "eprint", "url", *(MORE_URL_FIELD.format(n) for n in range(FIRST_MORE_URL, 10)),
+    "urldate", "pmid", "pmcid", "library", "pubstate",
     "langid", "keywords", "entrysubtype", "crossref", "abstract", "note", "annote", "annotation",
 )
 

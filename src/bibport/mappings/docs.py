@@ -94,6 +94,12 @@ def _bibtex() -> list[str]:
         f"`{bibtex.CSL_FIELD_PREFIX}<variable>` fields and read back unchanged; BibTeX, biber and Zotero "
         "skip fields they do not know.", ("CSL variable", "written as"),
         ((_code(v), _code(bibtex.CSL_FIELD_PREFIX + v)) for v in unmapped))
+    first = bibtex.FIRST_MORE_URL
+    out += [
+        f"URLs after the first (`custom.{csl.CUSTOM_MORE_URLS}`, e.g. a record's further RIS `UR` lines) are "
+        f"written as `{bibtex.MORE_URL_FIELD.format(first)}`, `{bibtex.MORE_URL_FIELD.format(first + 1)}`, "
+        "... and read back in their numbers' order; without a `url`, the first of them is the URL.", "",
+    ]
     out += _section(
         "### Languages", "`langid` (babel name) <-> CSL `language` (BCP 47), with the aliases read.",
         ("babel", "BCP 47", "aliases"),
@@ -124,6 +130,14 @@ def _ris() -> list[str]:
         "- Order of tags in a written record (`TY` first, `ER` last): " + _cell(ris.TAG_ORDER) + ".",
         "",
     ]
+    out += _section(
+        "### Tag lines",
+        f"A tag line is `{ris.TAG_LINE}`. A line that is not, but matches one of these shapes "
+        "(`NEAR_MISS_TAG_LINES`, first row wins), is read as its tag (upper-cased) with a "
+        "`ris-malformed-tag` warning (rows with no in `any tag`: only a tag the tables name). Any other line "
+        "continues the value above.",
+        ("shape", "any tag", "reason"),
+        ((_code(r.shape), "yes" if r.any_tag else "no", _cell(r.reason)) for r in ris.NEAR_MISS_TAG_LINES))
     out += _section(
         "### Declared losses", "`LOSSES`: CSL variables RIS cannot carry (the writer warns).",
         ("CSL variable", "reason"), ((_code(v), _cell(reason)) for v, reason in ris.LOSSES))
