@@ -315,6 +315,24 @@ def test_near_miss_tag_lines_behave_as_proper_ones():
     assert [d.line for d in report.diagnostics if d.code == "ris-malformed-tag"] == [1, 2, 3, 4, 5, 7, 8, 9]
 
 
+_SLOPPY = ("{t} - {v}", "{t}\t- {v}", "{t}   -{v}", "{t} -\t{v}", "{l}  - {v}", "{l}  -  {v}")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["AU", "A1", "TI", "T2", "PY", "DA", "UR", "KW", "N1", "SP", "ID",
+                                           "M2", "SN", "VL"]),
+                          st.text(alphabet="abc, 123/-", min_size=1, max_size=8).map(str.strip).filter(bool),
+                          st.integers(0, len(_SLOPPY) - 1)), max_size=12))
+def test_near_miss_tag_lines_read_as_the_proper_ones(lines):
+    proper = "TY  - JOUR\n" + "".join(f"{t}  - {v}\n" for t, v, _ in lines) + "ER  - \n"
+    sloppy = "TY - JOUR\n" + "".join(_SLOPPY[i].format(t=t, l=t.lower(), v=v) + "\n" for t, v, i in lines) + "er  -\n"
+    (items, proper_report), (sloppy_items, report) = read(proper), read(sloppy)
+    assert sloppy_items == items
+    malformed = [d for d in report.diagnostics if d.code == "ris-malformed-tag"]
+    assert [d.line for d in malformed] == list(range(1, len(lines) + 3))
+    assert [d for d in report.diagnostics if d not in malformed] == proper_report.diagnostics
+
+
 def test_near_miss_tag_lines_keep_the_structure_errors():
     _, report = read("TY  - JOUR\nTI  - A\nty  - BOOK\nau  - B\nER  - \nTY - JOUR\nTI - open\n")
     # the skipped record's warnings come with its error; the read record's with its key, at the end
@@ -399,7 +417,9 @@ def test_reader_never_raises(text):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["TY  - JOUR", "TY  - CONF", "ER  - ", "ER  -", "TI  - x", "AU  - a, b",
                                  "", "junk", "PY  - 2003", "SP  - 1-2", "EP  - 3", "DA  - //", "\ufeff",
-                                 "KW  - ;", "SN  - ", "ID  - k", "ID  - k", "UR  - u"]), max_size=30))
+                                 "KW  - ;", "SN  - ", "ID  - k", "ID  - k", "UR  - u", "TY - JOUR",
+                                 "ty  - BOOK", "ER -", "er\t-", "au  - x, y", "UR -v", "is - x"]),
+                max_size=30))
 def test_reader_never_raises_on_tag_soup(lines):
     for eol in ("\n", "\r\n"):
         items, report = read(eol.join(lines))
