@@ -322,7 +322,8 @@ PARTIAL_LOSSES: tuple[tuple[str, str], ...] = (
                             "container-title-short outside JOUR/MGZN/NEWS) is dropped with a warning"),
     ("page",                "on BOOK and THES SP is the page total: page ranges are dropped with a warning"),
     ("types",               "several CSL types share a TY (see TYPES rows marked write)"),
-    ("custom",              "custom values other than custom.ris have no RIS home"),
+    ("custom",              "custom values other than custom.ris and custom.more-urls (written as further UR "
+                            "lines) have no RIS home"),
     ("keys",                "a citation key that is not a safe file stem (a letter, then letters, digits and "
                             "_:.+-) is not written as ID: reading generates a new key"),
 )
