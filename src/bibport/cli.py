@@ -24,6 +24,47 @@ def _emit_report(report, report_format: str) -> None:
         click.echo(report.to_json(), err=True, nl=False)
     else:
         click.echo(report.render(), err=True, nl=False)
+        if len(report.diagnostics) > _screenful(sys.stderr):
+            click.echo(f"bibport: {report.summary()}", err=True)
+        _note_unignored(report)
+
+
+SUMMARY_AFTER_LINES = 40  # more diagnostics than this (or than the terminal shows) end with a summary
+
+
+def _screenful(stream) -> int:
+    """Lines one screen shows: the terminal's height when stream is a terminal, else SUMMARY_AFTER_LINES."""
+    import os
+
+    try:
+        if stream.isatty():
+            return max(int(os.environ.get("LINES") or os.get_terminal_size(stream.fileno()).lines) - 1, 1)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return SUMMARY_AFTER_LINES
+
+
+def _note_unignored(report) -> None:
+    """Say so when an --ignore'd code came as an error (text reports only): errors are never
+    ignored, and whoever asked should not wonder why those lines are still there."""
+    kept = sorted({d.code for d in report.errors} & report.ignore)
+    if kept:
+        click.echo(f"bibport: --ignore drops warnings only; errors are still reported: {', '.join(kept)}", err=True)
+
+
+def _ignore_codes(_context, _param, values) -> frozenset[str]:
+    from bibport.diagnostics import parse_codes
+
+    try:
+        return parse_codes(values)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
+ignore_option = click.option(
+    "--ignore", "ignore", multiple=True, metavar="CODE[,CODE...]", callback=_ignore_codes,
+    help="Drop warnings with these codes (repeatable): not printed, not counted, no failure under "
+         "--strict. Errors are never dropped.")
 
 
 def _finish(report, text, output: str | None, keep_going: bool, report_format: str) -> None:
@@ -109,6 +150,7 @@ common_input = [
     click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1)."),
     click.option("--report", "report_format", type=click.Choice(("text", "json")), default="text",
                  help="Diagnostics on stderr as text lines or as JSON."),
+    ignore_option,
 ]
 
 
@@ -138,12 +180,12 @@ def cli():
               help="BibTeX output: LaTeX escapes for non-ASCII letters (default for bibtex) or UTF-8.")
 @click.option("--lf", is_flag=True, help="RIS output: LF line ends instead of the standard CRLF.")
 @click.option("--keep-going", is_flag=True, help="Write every good entry even when some have errors (still exit 1).")
-def convert(inputs, from_, encoding, strict, report_format, to, output, profile, ascii_, lf, keep_going):
+def convert(inputs, from_, encoding, strict, report_format, ignore, to, output, profile, ascii_, lf, keep_going):
     """Convert INPUTS (files, folders, or - for stdin) to another format."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
     items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
     options = {"profile": profile}
     if ascii_ is not None:
@@ -164,19 +206,24 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
 @click.option("--ascii/--utf8", "ascii_", default=True,
               help="Files are for classic BibTeX (non-ASCII is a finding, the default) or for biber.")
 @click.option("--encoding", default=None, help="Input encoding when not UTF-8 (e.g. latin-1).")
-def check(inputs, strict, report_format, ascii_, encoding):
+@ignore_option
+def check(inputs, strict, report_format, ascii_, encoding, ignore):
     """Lint BibTeX INPUTS (files, folders of *.bib, or - for stdin): rule-coded findings."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict)
+    report = Report(strict=strict, ignore=ignore)
     entries, files = api.check(list(inputs), report, ascii_expected=ascii_, encoding=encoding)
     if report_format == "json":
         click.echo(report.to_json(), nl=False)
     else:
         click.echo(report.render(), nl=False)
+        by_code = ""
+        if len(report.diagnostics) > _screenful(sys.stdout):  # the findings went by too fast to count
+            by_code = f" ({report.by_code()})"
         click.echo(f"bibport check: {entries} entries in {files} files, "
-                   f"{len(report.errors)} errors, {len(report.warnings)} warnings", err=True)
+                   f"{len(report.errors)} errors, {len(report.warnings)} warnings{by_code}", err=True)
+        _note_unignored(report)
     if report.failed:
         sys.exit(EXIT_INPUT)
 
@@ -199,13 +246,13 @@ def check(inputs, strict, report_format, ascii_, encoding):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores for large inputs).")
 @click.option("--keep-going", is_flag=True, help="Render every good entry even when some have errors (still exit 1).")
-def render(inputs, from_, encoding, strict, report_format, style, output_format, locale, output, group_by,
+def render(inputs, from_, encoding, strict, report_format, ignore, style, output_format, locale, output, group_by,
            sections, sort, cite, standalone, jobs, keep_going):
     """Format INPUTS as a bibliography in a CSL style."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
     try:
         headings = api.read_sections(sections) if sections else None
     except ValueError as problem:
