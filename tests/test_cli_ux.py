@@ -262,3 +262,4 @@ def test_completed_names_are_the_listed_styles():
     from bibport.formats import bibliography
 
     assert cli._style_names() == sorted(info.name for info in bibliography.catalog())
+    assert cli.STYLE_KINDS == bibliography.STYLE_KINDS

@@ -143,7 +143,7 @@ def _progress_for(inputs, stream=None, output: str | None = "-", screen=None) ->
     return _ProgressBars(stream) if size >= PROGRESS_MIN_BYTES else None
 
 
-STYLE_KINDS = ("house", "independent", "dependent")
+STYLE_KINDS = ("house", "independent", "dependent")  # bibliography.STYLE_KINDS, without importing lxml here
 
 
 def _style_names() -> list[str]:
