@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -746,16 +747,17 @@ def resolve_inheritance(entries: list[RawEntry], where: _Where) -> None:
         chain, cursor, seen = [], entry, set()
         while cursor is not None and cursor.key not in resolved:
             if cursor.key in seen:
-                for member in chain:
+                for index, member in enumerate(chain):
+                    parent = chain[index + 1] if index + 1 < len(chain) else cursor
                     where.error("crossref-cycle", f"crossref/xdata chain loops back to {cursor.key!r}",
-                                line=member.line, key=member.key)
+                                line=_relation_line(member, parent.key), key=member.key)
                     member.bad = True
                     resolved.add(member.key)
                 chain = []
                 break
             if len(chain) >= MAX_INHERITANCE_DEPTH:
-                where.error("crossref-depth", "crossref/xdata chain too deep", line=entry.line,
-                            key=entry.key)
+                where.error("crossref-depth", "crossref/xdata chain too deep",
+                            line=_relation_line(entry, chain[1].key), key=entry.key)
                 entry.bad = True
                 chain = []
                 break
@@ -772,6 +774,14 @@ def _parent_keys(entry: RawEntry) -> list[tuple[str, str]]:
     if entry.fields.get("crossref", "").strip():
         parents.append(("crossref", entry.fields["crossref"].strip()))
     return parents
+
+
+def _relation_line(entry: RawEntry, parent_key: str) -> int:
+    """The line of entry's crossref or xdata field naming parent_key (the entry's line if none)."""
+    for relation, key in _parent_keys(entry):
+        if key == parent_key:
+            return entry.field_lines.get(relation, entry.line)
+    return entry.line
 
 
 def _first_unresolved_parent(entry, by_key, resolved):
@@ -857,8 +867,12 @@ class _Converter:
         self.where = where
         self.entry = entry
         self.field: str | None = None  # the field being converted: warnings point at its line
+        self.heard: list[tuple[str, str]] | None = None  # warnings held back by _hear
 
     def warn(self, code, message):
+        if self.heard is not None:
+            self.heard.append((code, message))
+            return
         entry = self.entry
         line = entry.field_lines.get(self.field, entry.line) if self.field else entry.line
         self.where.warning(code, message, line=line, key=entry.key)
@@ -875,6 +889,27 @@ class _Converter:
             return self.plain(value)
         finally:
             self.field = None
+
+    def _hear(self, kind: str, value: str) -> tuple[object, list[tuple[str, str]]]:
+        """convert(kind, value) and the warnings it raised, not told yet."""
+        self.heard = []
+        try:
+            return self.convert(kind, value), self.heard
+        finally:
+            self.heard = None
+
+    def convert_joined(self, kind: str, joined: str, whole_value: str, part: str):
+        """convert() of a title joined with its subtitle, each warning told at the line of the field
+        whose text raised it: the title's own (its text comes first), then the subtitle's."""
+        converted, heard = self._hear(kind, joined)
+        from_whole = Counter(self._hear(kind, whole_value)[1])
+        whole = self.field
+        for warning in heard:
+            self.field = whole if from_whole[warning] else part
+            from_whole[warning] -= 1
+            self.warn(*warning)
+        self.field = whole
+        return converted
 
     def bad_name(self, name: str, problem: ValueError) -> None:
         self.warn("bad-name", f"name {name!r} not understood ({problem}): kept as one literal name")
@@ -985,9 +1020,11 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
     custom_fields: dict[str, str] = {}
     custom: dict = {}
     fields = dict(entry.fields)
+    joined: dict[str, str] = {}  # whole -> the part joined into it (for the lines of warnings)
     for part, whole in table.JOINED_FIELDS:
         if part in fields and whole in fields:
             fields[whole] = _join_title(fields[whole], fields[part])
+            joined[whole] = part
         elif part in fields:
             custom_fields[part] = fields[part]
             if whole not in entry.failed:  # a whole that failed is reported already
@@ -1012,6 +1049,8 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             converted = decoded
             if others:
                 custom.setdefault(csl.CUSTOM_ET_AL, []).append(row.variable)
+        elif name in joined:
+            converted = conv.convert_joined(row.kind, value, entry.fields[name], joined[name])
         else:
             converted = conv.convert(row.kind, value)
         if converted in ("", [], None):
