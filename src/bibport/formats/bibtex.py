@@ -284,7 +284,8 @@ def _control_lines(text: str) -> list[int]:
 #   (_ENTRY, line, key, type, {field: value or raw}, (fields left raw, ...), (start, end) in the whole text)
 #   field names lower-cased; the raw ones name a macro (or fail): only the reader can evaluate them
 #   (_DUP_FIELDS, ...as _ENTRY (first values)..., (names given again, ...))
-#   (_FAILED, line, message, key guess, ((line, key) swallowed, ...), line of the problem)
+#   (_FAILED, line, message, key guess, ((line, key) swallowed, ...), line of the problem,
+#    an _ENTRY or _DUP_FIELDS tuple of the fields read before the problem, all raw, or None)
 #   (_STRAY, line)  an implicit comment that looks like fields
 # Duplicate keys are marked after the chunks are joined, as bibtexparser's Library would.
 _STRING, _ENTRY, _DUP_FIELDS, _FAILED, _STRAY = range(5)
@@ -331,11 +332,12 @@ def scan_fields(raw: str) -> tuple[list[tuple[str, int]], tuple[int, str] | None
     # taken for the field), and so does the line of an entry that bibtexparser could not parse.
     fields: list[tuple[str, int]] = []
     problems: list[tuple[int, str]] = []
-    _scan_into(raw, fields, problems)
+    _scan_into(raw, fields, problems, [])
     return fields, problems[0] if problems else None
 
 
-def _scan_into(raw: str, fields: list, problems: list) -> None:
+def _scan_into(raw: str, fields: list, problems: list, values: list) -> None:
+    """scan_fields' reading; values gets the (start, end) of each value read to its end."""
     opener = _OPENER.match(raw)
     pos = raw.find(",", opener.end()) + 1 if opener else 0
     if pos == 0:
@@ -360,6 +362,7 @@ def _scan_into(raw: str, fields: list, problems: list) -> None:
         if raw[pos:pos + 1] != "=":
             problems.append((pos, f"no '=' after field name {written}"))
             return
+        value_start = _BLANKS.match(raw, pos + 1).end()
         while True:  # terms joined by '#'
             pos = _BLANKS.match(raw, pos + 1).end()
             char = raw[pos:pos + 1]
@@ -381,6 +384,7 @@ def _scan_into(raw: str, fields: list, problems: list) -> None:
                 return
             pos = _BLANKS.match(raw, close + 1).end()
             if raw[pos:pos + 1] != "#":
+                values.append((value_start, close + 1))
                 break
         if pos >= end:
             problems.append((start, f"entry not closed after field {written} (an unbalanced brace in it?)"))
@@ -444,20 +448,48 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
                               if m.start() > 0 and m.group(1).lower() not in _NOT_ENTRIES)
             # Where BibTeX would stop, found by reading the entry as it does, up to the next entry
             # (bibtexparser's raw ends where it gave up); else the entry's line.
-            raw = block.raw
-            if pos >= 0:
-                after = _BLOCK_START.search(text, pos + len(raw))
-                raw = text[pos:after.start() if after else len(text)]
-            _, problem = scan_fields(raw)
+            key = _block_key_guess(block.raw)
+            if pos < 0:
+                out.append((_FAILED, line, message, key, swallowed, line, None))
+                continue
+            after = _BLOCK_START.search(text, pos + len(block.raw))
+            raw = text[pos:after.start() if after else len(text)]
+            names, problems, values = [], [], []
+            _scan_into(raw, names, problems, values)
             problem_line = line
-            if problem is not None:
-                problem_line, message = _line_at(raw, line, problem[0]), problem[1]
-            out.append((_FAILED, line, message, _block_key_guess(block.raw), swallowed, problem_line))
+            if problems:
+                problem_line, message = _line_at(raw, line, problems[0][0]), problems[0][1]
+            read = _read_so_far(raw, line, key, names, values, char_offset + pos)
+            out.append((_FAILED, line, message, key, swallowed, problem_line, read))
         elif isinstance(block, model.ImplicitComment):
             if _LOOKS_LIKE_FIELDS.search(block.comment):
                 out.append((_STRAY, line))
         # @preamble and @comment stay out of the items.
     return out
+
+
+_ENTRY_TYPE = re.compile(r"\s*@\s*(\w+)\s*[{(]")
+
+
+def _read_so_far(raw: str, line: int, key: str | None, names: list, values: list, start: int) -> tuple | None:
+    """The entry tuple of the fields read before the problem (BibTeX keeps them), all left raw for
+    the reader to evaluate: the entry is left out, but its other problems are told."""
+    kind = _ENTRY_TYPE.match(raw)
+    if not key or kind is None or kind.group(1).lower() in _NOT_ENTRIES:
+        return None
+    fields: dict[str, str] = {}
+    repeated = []
+    # zip stops before a field whose value could not be read
+    for (written, _), (value_start, value_end) in zip(names, values, strict=False):
+        name = intern(written.lower())
+        if name in fields:
+            repeated.append(name)
+            continue
+        fields[name] = raw[value_start:value_end]
+    entry = (line, key, intern(kind.group(1)), fields, tuple(fields), (start, start + len(raw)))
+    if repeated:
+        return (_DUP_FIELDS, *entry, tuple(dict.fromkeys(repeated)))
+    return (_ENTRY, *entry)
 
 
 def _entry_tuple(block: model.Entry, line: int, pos: int, char_offset: int) -> tuple:
@@ -562,6 +594,7 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     string_keys: dict[str, int] = {}  # @string key -> line of its first definition
     duplicate_string_lines: dict[str, list[int]] = {}
     last_entry: RawEntry | None = None
+    unreadable_entries: list[RawEntry] = []
     report = where.report
     for block in _blocks(text, lambda done, total: report.tick("reading", done, total)):
         kind, line = block[0], block[1]
@@ -599,6 +632,13 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
                 where.error("syntax", f"entry swallowed by the unclosed entry on line {line}",
                             line=inner_line, key=inner_key)
             last_entry = None
+            if block[6] is not None:  # the fields before the problem, checked too, then left out
+                unreadable = _raw_entry(block[6][:7], macros, where, text)
+                if block[6][0] == _DUP_FIELDS:
+                    _report_repeats(unreadable, block[6][7], where)
+                unreadable.bad = True
+                entries.append(unreadable)
+                unreadable_entries.append(unreadable)
         elif kind == _STRAY:
             culprit = last_entry.key if last_entry else None
             where.error("stray-text",
@@ -607,6 +647,14 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
             if last_entry:
                 last_entry.bad = True
             last_entry = None
+
+    if unreadable_entries:
+        # Another entry with the key (or its case twin) is the one read: the broken one gives way
+        # rather than make it a duplicate or a collision.
+        unreadable = {id(entry) for entry in unreadable_entries}
+        taken = {entry.key.lower() for entry in entries if id(entry) not in unreadable}
+        gone = {id(entry) for entry in unreadable_entries if entry.key.lower() in taken}
+        entries = [entry for entry in entries if id(entry) not in gone]
 
     for key, lines in duplicate_lines.items():
         first = first_by_key.get(key)
