@@ -459,8 +459,8 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
             problem_line = line
             if problems:
                 problem_line, message = _line_at(raw, line, problems[0][0]), problems[0][1]
-            read = _read_so_far(raw, line, key, names, values, char_offset + pos)
-            out.append((_FAILED, line, message, key, swallowed, problem_line, read))
+            so_far = _read_so_far(raw, line, key, names, values, char_offset + pos)
+            out.append((_FAILED, line, message, key, swallowed, problem_line, so_far))
         elif isinstance(block, model.ImplicitComment):
             if _LOOKS_LIKE_FIELDS.search(block.comment):
                 out.append((_STRAY, line))
