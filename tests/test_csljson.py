@@ -81,6 +81,45 @@ def test_item_errors_name_index_id_and_line():
     assert messages[4].startswith('item 7 (id "5") collides with item 6 (id 5)')
 
 
+@pytest.mark.parametrize(("season", "kept", "warned"), [
+    (1, 1, False), (4, 4, False), ("3", 3, False), (2.0, 2, False), ("", None, False),
+    ("Summer", 2, True), ("fall", 3, True),
+    (5, None, True), (0, None, True), ("22:38:38", None, True), (True, None, True), ("season-01", None, True),
+])
+def test_season_outside_csl_values_is_dropped_with_a_warning_naming_the_item(season, kept, warned):
+    # CSL's seasons are 1-4 (terms season-01..04); a warning, not an error, as Zotero's exports put the
+    # time of access in `season` and the item is otherwise sound
+    text = json.dumps([{"id": "ok", "type": "book"},
+                       {"id": "s", "type": "book", "issued": {"date-parts": [[2003]], "season": season}}], indent=1)
+    items, report = read(text)
+    assert items[1]["issued"].get("season") == kept
+    assert report.errors == []
+    got = [(d.code, d.line, d.key) for d in report.warnings]
+    assert got == ([("csljson-lenient", 6, "s")] if warned else [])
+    if warned:
+        assert report.warnings[0].message.startswith('item 2 (id "s"): issued.season ')
+
+
+@pytest.mark.parametrize("name", [
+    {"literal": "ACM", "family": "Association"}, {"literal": "ACM", "given": "A."},
+    {"literal": "ACM", "non-dropping-particle": "de"}, {"literal": "ACM", "suffix": "Jr."},
+])
+def test_name_with_literal_and_parts_is_an_error_naming_the_item(name):
+    text = json.dumps([{"id": "ok", "type": "book"},
+                       {"id": "n", "type": "book", "author": [{"family": "Lee"}, name]}], indent=1)
+    items, report = read(text)
+    assert [i["id"] for i in items] == ["ok"]
+    [(code, line, key, message)] = errors(report)
+    assert (code, line, key) == ("csljson-invalid", 6, "n")
+    parts = ", ".join(part for part in name if part != "literal")
+    assert message == f'item 2 (id "n"): author[2] has both literal and {parts}: a name is either one literal or its parts'
+
+
+def test_literal_name_with_only_flags_is_fine():
+    items, report = read('[{"id": "a", "type": "book", "author": [{"literal": "ACM", "parse-names": false}]}]')
+    assert items[0]["author"] == [{"literal": "ACM", "parse-names": False}] and report.diagnostics == []
+
+
 @pytest.mark.parametrize(("text", "code", "line"), [
     ('[{"id": "a", "type": "book"},]', "json-syntax", 1),
     ('[\n{"id": "a",\n "type": book}]', "json-syntax", 3),

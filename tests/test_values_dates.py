@@ -9,6 +9,7 @@ from bibport.values.dates import (
     parse_edtf,
     parse_month,
     parse_ris,
+    season_number,
     to_bibtex,
     to_edtf,
     to_ris,
@@ -130,6 +131,14 @@ def test_to_edtf(date, expected):
 def test_to_edtf_rejects(date):
     with pytest.raises(ValueError):
         to_edtf(date)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1, 1), (4, 4), ("2", 2), ("Spring", 1), ("fall", 3), ("WINTER", 4),
+    (0, None), (5, None), ("22:38:38", None), (True, None), ("", None), (None, None),
+])
+def test_season_number(value, expected):
+    assert season_number(value) == expected
 
 
 TO_BIBTEX_ROWS = [

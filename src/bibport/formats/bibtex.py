@@ -66,6 +66,9 @@ class RawEntry:
     span: tuple[int, int] = (0, 0)                               # where this entry's block sits in text
     inherited: dict[str, str] | None = None                      # field -> the crossref/xdata field it came by
     _lines: dict[str, int] | None = field(default=None, repr=False)
+    # fields whose value could not be evaluated (reported; set on bad entries only, so the others
+    # carry no tuple of their own): checks that miss such a field stay quiet
+    failed = ()
 
     @property
     def field_lines(self) -> dict[str, int]:
@@ -280,7 +283,9 @@ def _control_lines(text: str) -> list[int]:
 #   (_STRING, line, key, raw value)
 #   (_ENTRY, line, key, type, {field: value or raw}, (fields left raw, ...), (start, end) in the whole text)
 #   field names lower-cased; the raw ones name a macro (or fail): only the reader can evaluate them
-#   (_DUP_FIELDS, line, key, "f1, f2")   (_FAILED, line, message, key guess, ((line, key) swallowed, ...))
+#   (_DUP_FIELDS, ...as _ENTRY (first values)..., (names given again, ...))
+#   (_FAILED, line, message, key guess, ((line, key) swallowed, ...), line of the problem,
+#    an _ENTRY or _DUP_FIELDS tuple of the fields read before the problem, all raw, or None)
 #   (_STRAY, line)  an implicit comment that looks like fields
 # Duplicate keys are marked after the chunks are joined, as bibtexparser's Library would.
 _STRING, _ENTRY, _DUP_FIELDS, _FAILED, _STRAY = range(5)
@@ -315,23 +320,100 @@ class _LineCounter:
         return self.offset + self.counted + 1, pos
 
 
-@lru_cache(maxsize=1024)
-def _field_start(name: str) -> re.Pattern:
-    return re.compile(r"(?<![\w-])" + re.escape(name) + r"\s*=", re.IGNORECASE)
+_OPENER = re.compile(r"\s*@\s*\w+\s*[{(]")
+_FIELD_NAME = re.compile(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*")  # BibTeX's identifier
+_BLANKS = re.compile(r"\s*")
+
+
+def scan_fields(raw: str) -> tuple[list[tuple[str, int]], tuple[int, str] | None]:
+    """Each field of an entry's raw text as (name as written, offset of the name), in order, and
+    the first place BibTeX would stop at, as (offset, message), or None."""
+    # The lines of field-level diagnostics come from here (a value holding `year =` is skipped, not
+    # taken for the field), and so does the line of an entry that bibtexparser could not parse.
+    fields: list[tuple[str, int]] = []
+    problems: list[tuple[int, str]] = []
+    _scan_into(raw, fields, problems, [])
+    return fields, problems[0] if problems else None
+
+
+def _scan_into(raw: str, fields: list, problems: list, values: list) -> None:
+    """scan_fields' reading; values gets the (start, end) of each value read to its end."""
+    opener = _OPENER.match(raw)
+    pos = raw.find(",", opener.end()) + 1 if opener else 0
+    if pos == 0:
+        return  # `@misc{key}`: no fields
+    end = len(raw)
+    while True:
+        pos = _BLANKS.match(raw, pos).end()
+        if pos >= end:
+            problems.append((fields[-1][1], f"entry not closed after field {fields[-1][0]}") if fields
+                            else (end, "entry not closed"))
+            return
+        if raw[pos] in "})":
+            return
+        name = _FIELD_NAME.match(raw, pos)
+        if name is None:  # BibTeX: "You're missing a field name"
+            what = "a value" if raw[pos] in '{"' or raw[pos].isdigit() else repr(raw[pos])
+            problems.append((pos, f"{what} where a field name should be (missing 'name =')"))
+            return
+        written, start = name.group(), pos
+        fields.append((written, start))
+        pos = _BLANKS.match(raw, name.end()).end()
+        if raw[pos:pos + 1] != "=":
+            problems.append((pos, f"no '=' after field name {written}"))
+            return
+        value_start = _BLANKS.match(raw, pos + 1).end()
+        while True:  # terms joined by '#'
+            pos = _BLANKS.match(raw, pos + 1).end()
+            char = raw[pos:pos + 1]
+            if char == "{":
+                close = _matching_brace(raw, pos)
+            elif char == '"':
+                close = _closing_quote(raw, pos)
+                if close == -2:  # a `}` too many inside quotes: BibTeX stops, bibtexparser reads on
+                    problems.append((start, f"unbalanced braces in the value of {written}"))
+                    close = raw.find('"', pos + 1)
+            else:
+                word = _IDENT.match(raw, pos)
+                if word is None:
+                    problems.append((pos, f"field {written} has no value"))
+                    return
+                close = word.end() - 1
+            if close < 0:
+                problems.append((start, f"the value of {written} is not closed (unbalanced braces or quotes)"))
+                return
+            pos = _BLANKS.match(raw, close + 1).end()
+            if raw[pos:pos + 1] != "#":
+                values.append((value_start, close + 1))
+                break
+        if pos >= end:
+            problems.append((start, f"entry not closed after field {written} (an unbalanced brace in it?)"))
+            return
+        if raw[pos] in "})":
+            return
+        if raw[pos] != ",":
+            problems.append((pos, f"expected ',' or '}}' after the value of {written}"))
+            return
+        pos += 1
+
+
+def _line_at(raw: str, line: int, offset: int) -> int:
+    return line + raw.count("\n", 0, offset)
 
 
 def _field_lines(raw: str, line: int, names: list[str]) -> list[int]:
-    """The line of each field in a block's raw text, searched in order."""
-    out, cursor, seen_lines, seen_to = [], 0, 0, 0
+    """The line of each named field (lower-cased, in block order) in a block's raw text starting at
+    line; a name not found gets the line of the field before it."""
+    scanned, _ = scan_fields(raw)
+    out, cursor, last = [], 0, line
     for name in names:
-        match = _field_start(name).search(raw, cursor)
-        if match is None:
-            out.append(line + seen_lines)
-            continue
-        seen_lines += raw.count("\n", seen_to, match.start())
-        seen_to = cursor = match.start()
-        out.append(line + seen_lines)
-        cursor = match.end()
+        for index in range(cursor, len(scanned)):
+            written, offset = scanned[index]
+            if written.lower() == name:
+                last = _line_at(raw, line, offset)
+                cursor = index + 1
+                break
+        out.append(last)
     return out
 
 
@@ -354,24 +436,9 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
         if isinstance(block, model.String):
             out.append((_STRING, line, block.key, block.value))
         elif isinstance(block, model.Entry):
-            # Each value once: evaluated, or raw when it names a macro (so the pickle stays small).
-            fields: dict[str, str] = {}
-            raw_names = []
-            for f in block.fields:
-                name = intern(f.key.lower())  # one object per field name: pickled once per chunk
-                value = _macro_free(f.value)
-                if value is None:
-                    value = f.value
-                    raw_names.append(name)
-                fields[name] = value
-            if len(fields) < len(block.fields):  # `Title` and `title`: BibTeX's field names ignore case
-                out.append((_DUP_FIELDS, line, block.key, _twice(block.fields)))
-                continue
-            span = (char_offset + pos, char_offset + pos + len(block.raw)) if pos >= 0 else (0, 0)
-            out.append((_ENTRY, line, block.key, intern(block.entry_type), fields, tuple(raw_names), span))
+            out.append(_entry_tuple(block, line, pos, char_offset))
         elif isinstance(block, model.DuplicateFieldKeyBlock):
-            entry = block.ignore_error_block
-            out.append((_DUP_FIELDS, line, entry.key, _twice(entry.fields)))
+            out.append(_entry_tuple(block.ignore_error_block, line, pos, char_offset))
         elif isinstance(block, model.ParsingFailedBlock):
             message = str(block.error).split("\n")[0] if block.error else ""
             message = re.sub(r"\(line \d+\)|on line \d+", "", message).strip(" :.") or "syntax error"
@@ -379,7 +446,21 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
             swallowed = tuple((line + block.raw.count("\n", 0, m.start()), m.group(2))
                               for m in _ENTRY_OPENING.finditer(block.raw)
                               if m.start() > 0 and m.group(1).lower() not in _NOT_ENTRIES)
-            out.append((_FAILED, line, message, _block_key_guess(block.raw), swallowed))
+            # Where BibTeX would stop, found by reading the entry as it does, up to the next entry
+            # (bibtexparser's raw ends where it gave up); else the entry's line.
+            key = _block_key_guess(block.raw)
+            if pos < 0:
+                out.append((_FAILED, line, message, key, swallowed, line, None))
+                continue
+            after = _BLOCK_START.search(text, pos + len(block.raw))
+            raw = text[pos:after.start() if after else len(text)]
+            names, problems, values = [], [], []
+            _scan_into(raw, names, problems, values)
+            problem_line = line
+            if problems:
+                problem_line, message = _line_at(raw, line, problems[0][0]), problems[0][1]
+            so_far = _read_so_far(raw, line, key, names, values, char_offset + pos)
+            out.append((_FAILED, line, message, key, swallowed, problem_line, so_far))
         elif isinstance(block, model.ImplicitComment):
             if _LOOKS_LIKE_FIELDS.search(block.comment):
                 out.append((_STRAY, line))
@@ -387,10 +468,51 @@ def _blocks_of(text: str, line_offset: int = 0, char_offset: int = 0) -> list[tu
     return out
 
 
-def _twice(fields: list[model.Field]) -> str:
-    """The names of the fields given more than once (case ignored), as written."""
-    counts = Counter(f.key.lower() for f in fields)
-    return ", ".join(sorted({f.key for f in fields if counts[f.key.lower()] > 1}))
+_ENTRY_TYPE = re.compile(r"\s*@\s*(\w+)\s*[{(]")
+
+
+def _read_so_far(raw: str, line: int, key: str | None, names: list, values: list, start: int) -> tuple | None:
+    """The entry tuple of the fields read before the problem (BibTeX keeps them), all left raw for
+    the reader to evaluate: the entry is left out, but its other problems are told."""
+    kind = _ENTRY_TYPE.match(raw)
+    if not key or kind is None or kind.group(1).lower() in _NOT_ENTRIES:
+        return None
+    fields: dict[str, str] = {}
+    repeated = []
+    # zip stops before a field whose value could not be read
+    for (written, _), (value_start, value_end) in zip(names, values, strict=False):
+        name = intern(written.lower())
+        if name in fields:
+            repeated.append(name)
+            continue
+        fields[name] = raw[value_start:value_end]
+    entry = (line, key, intern(kind.group(1)), fields, tuple(fields), (start, start + len(raw)))
+    if repeated:
+        return (_DUP_FIELDS, *entry, tuple(dict.fromkeys(repeated)))
+    return (_ENTRY, *entry)
+
+
+def _entry_tuple(block: model.Entry, line: int, pos: int, char_offset: int) -> tuple:
+    """An _ENTRY tuple, or a _DUP_FIELDS one when a field is given twice (BibTeX keeps the first)."""
+    # Each value once: evaluated, or raw when it names a macro (so the pickle stays small).
+    fields: dict[str, str] = {}
+    raw_names = []
+    repeated = []
+    for f in block.fields:
+        name = intern(f.key.lower())  # one object per field name: pickled once per chunk
+        if name in fields:  # `Title` and `title` too: BibTeX's field names ignore case
+            repeated.append(name)
+            continue
+        value = _macro_free(f.value)
+        if value is None:
+            value = f.value
+            raw_names.append(name)
+        fields[name] = value
+    span = (char_offset + pos, char_offset + pos + len(block.raw)) if pos >= 0 else (0, 0)
+    entry = (line, block.key, intern(block.entry_type), fields, tuple(raw_names), span)
+    if repeated:
+        return (_DUP_FIELDS, *entry, tuple(dict.fromkeys(repeated)))
+    return (_ENTRY, *entry)
 
 
 def _macro_free(raw: str) -> str | None:
@@ -472,6 +594,7 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
     string_keys: dict[str, int] = {}  # @string key -> line of its first definition
     duplicate_string_lines: dict[str, list[int]] = {}
     last_entry: RawEntry | None = None
+    unreadable_entries: list[RawEntry] = []
     report = where.report
     for block in _blocks(text, lambda done, total: report.tick("reading", done, total)):
         kind, line = block[0], block[1]
@@ -491,25 +614,31 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
             if name in macros and name not in PREDEFINED_MACROS:
                 where.warning("string-redefined", f"@string {key} redefined", line=line)
             macros[name] = value
-        elif kind == _ENTRY:
+        elif kind in (_ENTRY, _DUP_FIELDS):
             key = block[2]
             if key in entry_keys:
                 duplicate_lines.setdefault(key, []).append(line)
                 last_entry = None
                 continue
             entry_keys.add(key)
-            last_entry = _raw_entry(block, macros, where, text)
+            last_entry = _raw_entry(block[:7], macros, where, text)
+            if kind == _DUP_FIELDS:
+                _report_repeats(last_entry, block[7], where)
             entries.append(last_entry)
             first_by_key.setdefault(last_entry.key, last_entry)
-        elif kind == _DUP_FIELDS:
-            where.error("duplicate-field", f"field given twice: {block[3]}", line=line, key=block[2])
-            last_entry = None
         elif kind == _FAILED:
-            where.error("syntax", f"entry could not be parsed: {block[2]}", line=line, key=block[3])
+            where.error("syntax", f"entry could not be parsed: {block[2]}", line=block[5], key=block[3])
             for inner_line, inner_key in block[4]:
                 where.error("syntax", f"entry swallowed by the unclosed entry on line {line}",
                             line=inner_line, key=inner_key)
             last_entry = None
+            if block[6] is not None:  # the fields before the problem, checked too, then left out
+                unreadable = _raw_entry(block[6][:7], macros, where, text)
+                if block[6][0] == _DUP_FIELDS:
+                    _report_repeats(unreadable, block[6][7], where)
+                unreadable.bad = True
+                entries.append(unreadable)
+                unreadable_entries.append(unreadable)
         elif kind == _STRAY:
             culprit = last_entry.key if last_entry else None
             where.error("stray-text",
@@ -518,6 +647,14 @@ def parse_raw(text: str, where: _Where) -> list[RawEntry]:
             if last_entry:
                 last_entry.bad = True
             last_entry = None
+
+    if unreadable_entries:
+        # Another entry with the key (or its case twin) is the one read: the broken one gives way
+        # rather than make it a duplicate or a collision.
+        unreadable = {id(entry) for entry in unreadable_entries}
+        taken = {entry.key.lower() for entry in entries if id(entry) not in unreadable}
+        gone = {id(entry) for entry in unreadable_entries if entry.key.lower() in taken}
+        entries = [entry for entry in entries if id(entry) not in gone]
 
     for key, lines in duplicate_lines.items():
         first = first_by_key.get(key)
@@ -551,6 +688,27 @@ def _report_control_chars(entries: list[RawEntry], bad_lines: list[int], text: s
                     key=owner.key if owner else None)
 
 
+def _report_repeats(entry: RawEntry, repeated: tuple[str, ...], where: _Where) -> None:
+    """One error per field given again, at its line, naming the line of the first (the entry's
+    other problems are still looked for: it is converted, then left out)."""
+    start, end = entry.span
+    raw = entry.text[start:end]
+    scanned, _ = scan_fields(raw)
+    for name in repeated:
+        occurrences = [(written, _line_at(raw, entry.line, offset))
+                       for written, offset in scanned if written.lower() == name]
+        if len(occurrences) < 2:  # the block could not be read again: say it at the entry
+            where.error("duplicate-field", f"field {name} given more than once", line=entry.line,
+                        key=entry.key)
+            continue
+        first, first_line = occurrences[0]
+        for written, line in occurrences[1:]:
+            as_written = "" if written == first else f" as {first}"
+            where.error("duplicate-field", f"field {written} given again (first{as_written} on line "
+                        f"{first_line})", line=line, key=entry.key)
+    entry.bad = True
+
+
 def _raw_entry(block: tuple, macros: dict[str, str], where: _Where, text: str) -> RawEntry:
     _, line, key, entry_type, fields, raw_names, span = block
     entry = RawEntry(key, entry_type.lower(), line, fields, text=text, span=span)
@@ -571,6 +729,8 @@ def _raw_entry(block: tuple, macros: dict[str, str], where: _Where, text: str) -
             failed.append(name)
     for name in failed:
         del fields[name]
+    if failed:
+        entry.failed = tuple(failed)
     return entry
 
 
@@ -635,16 +795,17 @@ def resolve_inheritance(entries: list[RawEntry], where: _Where) -> None:
         chain, cursor, seen = [], entry, set()
         while cursor is not None and cursor.key not in resolved:
             if cursor.key in seen:
-                for member in chain:
+                for index, member in enumerate(chain):
+                    parent = chain[index + 1] if index + 1 < len(chain) else cursor
                     where.error("crossref-cycle", f"crossref/xdata chain loops back to {cursor.key!r}",
-                                line=member.line, key=member.key)
+                                line=_relation_line(member, parent.key), key=member.key)
                     member.bad = True
                     resolved.add(member.key)
                 chain = []
                 break
             if len(chain) >= MAX_INHERITANCE_DEPTH:
-                where.error("crossref-depth", "crossref/xdata chain too deep", line=entry.line,
-                            key=entry.key)
+                where.error("crossref-depth", "crossref/xdata chain too deep",
+                            line=_relation_line(entry, chain[1].key), key=entry.key)
                 entry.bad = True
                 chain = []
                 break
@@ -661,6 +822,14 @@ def _parent_keys(entry: RawEntry) -> list[tuple[str, str]]:
     if entry.fields.get("crossref", "").strip():
         parents.append(("crossref", entry.fields["crossref"].strip()))
     return parents
+
+
+def _relation_line(entry: RawEntry, parent_key: str) -> int:
+    """The line of entry's crossref or xdata field naming parent_key (the entry's line if none)."""
+    for relation, key in _parent_keys(entry):
+        if key == parent_key:
+            return entry.field_lines.get(relation, entry.line)
+    return entry.line
 
 
 def _first_unresolved_parent(entry, by_key, resolved):
@@ -747,11 +916,49 @@ class _Converter:
         self.where = where
         self.entry = entry
         self.field: str | None = None  # the field being converted: warnings point at its line
+        self.heard: list[tuple[str, str]] | None = None  # warnings held back by _hear
 
     def warn(self, code, message):
+        if self.heard is not None:
+            self.heard.append((code, message))
+            return
         entry = self.entry
         line = entry.field_lines.get(self.field, entry.line) if self.field else entry.line
         self.where.warning(code, message, line=line, key=entry.key)
+
+    def warn_at(self, field_name: str | None, code: str, message: str) -> None:
+        """A warning about field_name (at its line) given while no field is being converted."""
+        self.field = field_name
+        self.warn(code, message)
+        self.field = None
+
+    def plain_at(self, field_name: str, value: str) -> str:
+        self.field = field_name
+        try:
+            return self.plain(value)
+        finally:
+            self.field = None
+
+    def _hear(self, kind: str, value: str) -> tuple[object, list[tuple[str, str]]]:
+        """convert(kind, value) and the warnings it raised, not told yet."""
+        self.heard = []
+        try:
+            return self.convert(kind, value), self.heard
+        finally:
+            self.heard = None
+
+    def convert_joined(self, kind: str, joined: str, whole_value: str, part: str):
+        """convert() of a title joined with its subtitle, each warning told at the line of the field
+        whose text raised it: the title's own (its text comes first), then the subtitle's."""
+        converted, heard = self._hear(kind, joined)
+        from_whole = Counter(self._hear(kind, whole_value)[1])
+        whole = self.field
+        for warning in heard:
+            self.field = whole if from_whole[warning] else part
+            from_whole[warning] -= 1
+            self.warn(*warning)
+        self.field = whole
+        return converted
 
     def bad_name(self, name: str, problem: ValueError) -> None:
         self.warn("bad-name", f"name {name!r} not understood ({problem}): kept as one literal name")
@@ -809,15 +1016,30 @@ def _classic_date(entry: RawEntry, conv: _Converter):
     if year is None and month is None and day is None:
         return None
     if year is None:
-        conv.warn("bad-date", "month or day without a year: kept in custom")
+        if "year" not in entry.failed:  # a year that failed is reported already
+            conv.warn_at("month" if month is not None else "day", "bad-date",
+                         "month or day without a year: kept in custom")
         return None
+    texts = {name: conv.plain_at(name, value) if value else None
+             for name, value in (("year", year), ("month", month), ("day", day))}
     try:
-        return dates.from_bibtex(conv.plain(year), conv.plain(month) if month else None,
-                                 conv.plain(day) if day else None)
+        return dates.from_bibtex(texts["year"], texts["month"], texts["day"])
     except ValueError as problem:
-        conv.warn("bad-date", f"year/month/day not understood ({problem}); kept as literal")
-        literal = " ".join(conv.plain(v) for v in (day, month, year) if v)
+        conv.warn_at(_bad_date_field(texts), "bad-date",
+                     f"year/month/day not understood ({problem}); kept as literal")
+        literal = " ".join(texts[name] for name in ("day", "month", "year") if texts[name])
         return {"literal": literal}
+
+
+def _bad_date_field(texts: dict[str, str | None]) -> str:
+    """The first of year, month, day at which from_bibtex fails (the warning points at it)."""
+    year, month = texts["year"], texts["month"]
+    for name, given in (("year", (year, None, None)), ("month", (year, month, None))):
+        try:
+            dates.from_bibtex(*given)
+        except ValueError:
+            return name
+    return "day"
 
 
 def _csl_type(entry: RawEntry, conv: _Converter) -> tuple[str, str | None]:
@@ -847,12 +1069,15 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
     custom_fields: dict[str, str] = {}
     custom: dict = {}
     fields = dict(entry.fields)
+    joined: dict[str, str] = {}  # whole -> the part joined into it (for the lines of warnings)
     for part, whole in table.JOINED_FIELDS:
         if part in fields and whole in fields:
             fields[whole] = _join_title(fields[whole], fields[part])
+            joined[whole] = part
         elif part in fields:
             custom_fields[part] = fields[part]
-            conv.warn("unmapped-field", f"{part} without {whole}: kept in custom")
+            if whole not in entry.failed:  # a whole that failed is reported already
+                conv.warn_at(part, "unmapped-field", f"{part} without {whole}: kept in custom")
     howpublished = fields.get("howpublished", "")
     if "\\url" in howpublished and "url" not in fields:
         fields["url"] = re.sub(r"^.*?\\url\{([^}]*)\}.*$", r"\1", howpublished)
@@ -878,6 +1103,8 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             converted = decoded
             if others:
                 custom.setdefault(csl.CUSTOM_ET_AL, []).append(row.variable)
+        elif name in joined:
+            converted = conv.convert_joined(row.kind, value, entry.fields[name], joined[name])
         else:
             converted = conv.convert(row.kind, value)
         if converted in ("", [], None):
@@ -902,7 +1129,8 @@ def to_item(entry: RawEntry, where: _Where) -> dict:
             for name in table.CLASSIC_DATE_FIELDS:
                 if name in entry.fields:
                     custom_fields[name] = entry.fields[name]
-            conv.warn("field-conflict", "date and year/month disagree: year/month kept in custom")
+            conv.warn_at("year" if "year" in entry.fields else "month", "field-conflict",
+                         "date and year/month disagree: year/month kept in custom")
         else:
             item.setdefault("issued", classic)
     elif "year" not in entry.fields:
@@ -967,7 +1195,9 @@ def _read(text: str, report, source: str | None) -> list[dict]:
             twin.bad = True
             continue
         folded[entry.key.lower()] = entry
-    good = [entry for entry in seen.values() if not entry.bad]
+    # A bad entry is converted too, for its other problems (one must not hide the rest), and then
+    # left out: _convert gives None for it.
+    good = list(seen.values())
     # Only `good` holds the entries from here on: each is dropped once its item exists, so the
     # items reuse its memory (a 100k-entry file peaks ~250 MB lower).
     del entries, citable, seen, folded
@@ -975,8 +1205,10 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     if len(good) < PARALLEL_MIN_ENTRIES or parts < 2 or not parallel.can_fork():
         for index, entry in enumerate(good):
             good[index] = None
-            items.append(to_item(entry, where))
-        report.tick("converting", len(items), len(items))
+            item = _convert(entry, where)
+            if item is not None:
+                items.append(item)
+        report.tick("converting", len(good), len(good))
         return items
     # Forked children see `good` as it is here; each returns a slice's items and the diagnostics it
     # raised, replayed in entry order so the report reads exactly as a serial run's.
@@ -984,8 +1216,8 @@ def _read(text: str, report, source: str | None) -> list[dict]:
     results = parallel.ordered_map(_items_recorded, jobs, min(parts, len(jobs)))
     for (_, start, stop, _), (chunk_items, calls) in zip(jobs, results, strict=True):
         report.replay(calls)
-        items.extend(chunk_items)
-        report.tick("converting", len(items), len(good))
+        items.extend(item for item in chunk_items if item is not None)
+        report.tick("converting", min(stop, len(good)), len(good))
         good[start:stop] = [None] * len(good[start:stop])  # done: no job reads these again
     return items
 
@@ -993,7 +1225,13 @@ def _read(text: str, report, source: str | None) -> list[dict]:
 def _items_recorded(entries: list[RawEntry], start: int, stop: int, source) -> tuple[list, list]:
     recorder = Recorder()
     where = _Where(recorder, source)
-    return [to_item(entry, where) for entry in entries[start:stop]], recorder.calls
+    return [_convert(entry, where) for entry in entries[start:stop]], recorder.calls
+
+
+def _convert(entry: RawEntry, where: _Where) -> dict | None:
+    """The entry's item, or None for a bad entry (converted all the same: its warnings are told)."""
+    item = to_item(entry, where)
+    return None if entry.bad else item
 
 
 # ---------------------------------------------------------------- writer

@@ -3,7 +3,10 @@
 Reading validates against the CSL 1.0.2 data schema with our own code: the top level is an array of
 objects with an `id` (string or number) and a CSL `type`; names are objects; dates are objects with
 integer date-parts (numeric strings and string years are converted) or `raw`/`literal` (a `raw`
-that parses as EDTF becomes date-parts); number variables become strings. Keys outside the schema
+that parses as EDTF becomes date-parts); number variables become strings. A date's `season` is one
+of CSL's 1-4 (a word such as "Spring" or "fall" is read as its number with a warning); any other
+season is dropped with a warning, not an error (Zotero's exports have put the time of access there).
+A name is either one `literal` or its parts: both is an error. Keys outside the schema
 move into `custom` with a warning. Bad items are errors naming `item N (id "x")` and the line where
 the item starts; they are skipped and reading goes on. Excessive nesting, NaN/Infinity, lone
 surrogates and duplicate object keys are errors, never exceptions.
@@ -27,6 +30,8 @@ _TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{},]|[^\s\[\]{},"]++')
 _KNOWN_KEYS = frozenset(csl.KEY_ORDER)
 _NAME_PARTS = frozenset(csl.NAME_PARTS)
 _DATE_KEYS = frozenset({"date-parts", "season", "circa", "literal", "raw"})
+# A literal name is the whole name: next to any of these parts it is ambiguous (which to print?).
+_PERSONAL_PARTS = ("family", "given", "dropping-particle", "non-dropping-particle", "suffix")
 _TYPE_HINTS = {"inproceedings": "paper-conference", "conference": "paper-conference",
                "misc": "document", "journal": "article-journal", "article": "article-journal",
                "incollection": "chapter", "inbook": "chapter", "phdthesis": "thesis",
@@ -133,6 +138,11 @@ def _check_names(variable: str, value) -> tuple[list | None, str | None]:
                 return None, f"{variable}[{n}].{part} must be a string"
         if not any(str(v).strip() for k, v in name.items() if k in ("family", "given", "literal")):
             return None, f"{variable}[{n}] is an empty name"
+        if "literal" in name:
+            both = [part for part in _PERSONAL_PARTS if part in name]
+            if both:
+                return None, (f"{variable}[{n}] has both literal and {', '.join(both)}: a name is either "
+                              "one literal or its parts")
         out.append(dict(name))
     return out, None
 
@@ -149,60 +159,84 @@ def _int_part(part):
     return None
 
 
-def _check_date(variable: str, value) -> tuple[dict | None, str | None, str | None]:
-    """(date, error, warning)."""
+def _check_date(variable: str, value) -> tuple[dict | None, str | None, list[str]]:
+    """(date, error, warnings)."""
     if isinstance(value, str):
         try:
-            return dates.parse_edtf(value), None, f"{variable} given as a string: read as EDTF"
+            return dates.parse_edtf(value), None, [f"{variable} given as a string: read as EDTF"]
         except ValueError:
-            return None, f"{variable} is a string that is not an EDTF date: {_safe(value[:40])!r}", None
+            return None, f"{variable} is a string that is not an EDTF date: {_safe(value[:40])!r}", []
     if not isinstance(value, dict):
-        return None, f"{variable} must be a date object", None
+        return None, f"{variable} must be a date object", []
     unknown = sorted(set(value) - _DATE_KEYS)
     if unknown:
-        return None, f"{variable} has unknown keys: {', '.join(unknown)}", None
+        return None, f"{variable} has unknown keys: {', '.join(unknown)}", []
     date = {}
     if "date-parts" in value:
         parts = value["date-parts"]
         if not isinstance(parts, list) or not 1 <= len(parts) <= 2:
-            return None, f"{variable}.date-parts must hold one or two lists", None
+            return None, f"{variable}.date-parts must hold one or two lists", []
         clean = []
         for side in parts:
             if not isinstance(side, list) or not 1 <= len(side) <= 3:
-                return None, f"{variable}.date-parts must hold lists of 1 to 3 numbers", None
+                return None, f"{variable}.date-parts must hold lists of 1 to 3 numbers", []
             while len(side) > 1 and side[-1] in ("", None):
                 side = side[:-1]  # some exporters pad missing parts with ""
             numbers = [_int_part(p) for p in side]
             if any(n is None for n in numbers):
-                return None, f"{variable}.date-parts has a part that is not a number: {side!r}", None
+                return None, f"{variable}.date-parts has a part that is not a number: {side!r}", []
             if len(numbers) > 1 and not (1 <= numbers[1] <= 12 or 21 <= numbers[1] <= 24):
-                return None, f"{variable} has month {numbers[1]}", None
+                return None, f"{variable} has month {numbers[1]}", []
             if len(numbers) > 2 and not 1 <= numbers[2] <= 31:
-                return None, f"{variable} has day {numbers[2]}", None
+                return None, f"{variable} has day {numbers[2]}", []
             clean.append(numbers)
         date["date-parts"] = clean
+    warnings = []
     for key in ("season", "circa"):
         if key in value:
             if not isinstance(value[key], (str, int, float, bool)):
-                return None, f"{variable}.{key} must be a string or number", None
+                return None, f"{variable}.{key} must be a string or number", []
             date[key] = value[key]
+    if "season" in date:
+        season, warning = _season(variable, date.pop("season"))
+        if season is not None:
+            date["season"] = season
+        if warning:
+            warnings.append(warning)
     for key in ("literal", "raw"):
         if key in value:
             if not isinstance(value[key], str):
-                return None, f"{variable}.{key} must be a string", None
+                return None, f"{variable}.{key} must be a string", []
             date[key] = value[key]
-    warning = None
     if "raw" in date and "date-parts" not in date:
         try:
             parsed = dates.parse_edtf(date["raw"])
         except ValueError:
-            warning = f"{variable}.raw {_safe(date['raw'][:40])!r} is not an EDTF date: kept as raw"
+            warnings.append(f"{variable}.raw {_safe(date['raw'][:40])!r} is not an EDTF date: kept as raw")
         else:
             del date["raw"]
             date.update(parsed)
     if not any(k in date for k in ("date-parts", "literal", "raw")):
-        return None, f"{variable} has no date-parts, raw or literal", None
-    return date, None, warning
+        return None, f"{variable} has no date-parts, raw or literal", []
+    return date, None, warnings
+
+
+def _season(variable: str, value) -> tuple[int | None, str | None]:
+    """(CSL season 1-4 or None, warning) for a date's season."""
+    shown = _safe(value[:40]) if isinstance(value, str) else value
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None, None  # an empty season is no season (empties are dropped everywhere)
+    elif _is_number(value) and float(value).is_integer():
+        value = int(value)
+    number = dates.season_number(value)
+    if number is None:
+        # a warning, not an error: Zotero's exports have put the time of access there ("22:38:38")
+        return None, f"{variable}.season {shown!r} is not one of CSL's seasons (1-4): dropped"
+    if isinstance(value, str) and not value.isdigit():
+        return number, f"{variable}.season {shown!r} read as season {number}"
+    return number, None
 
 
 def _check_item(raw: dict) -> tuple[dict | None, list[str], list[str]]:
@@ -244,11 +278,10 @@ def _check_item(raw: dict) -> tuple[dict | None, list[str], list[str]]:
                 errors.append(error)
             item[key] = names
         elif variable_kind is csl.Kind.DATE:
-            date, error, warning = _check_date(key, value)
+            date, error, date_warnings = _check_date(key, value)
             if error:
                 errors.append(error)
-            if warning:
-                warnings.append(warning)
+            warnings += date_warnings
             item[key] = date
         elif variable_kind is csl.Kind.NUMBER:
             if isinstance(value, str):

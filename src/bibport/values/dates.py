@@ -260,6 +260,16 @@ def _season(date: dict) -> int | None:
     raise ValueError(f"unknown season {season!r}")
 
 
+def season_number(value) -> int | None:
+    """CSL's season 1-4 for a season as written (1-4, "1"-"4", Spring..Winter, Fall), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return _season({"season": value})
+    except ValueError:
+        return None
+
+
 def _edtf_year(year: int) -> str:
     if abs(year) > 9999:
         return f"Y{year}"  # EDTF level 1 spelling for years beyond four digits
