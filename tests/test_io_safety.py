@@ -330,7 +330,8 @@ def test_utf16_needs_its_encoding_named(tmp_path):
 
 
 def test_missing_path_in_the_api_is_an_error(tmp_path):
-    for missing in ("refs/typo.bib", "typo.bib", str(tmp_path / "nothing.ris"), "refs/typo/"):
+    for missing in ("refs/typo.bib", "typo.bib", str(tmp_path / "nothing.ris"), "refs/typo/", "refs2",
+                    "me@home/refs.bib"):
         with pytest.raises(api.BibportError, match="cannot read"):
             api.read(missing)
         with pytest.raises(api.BibportError):
@@ -342,7 +343,8 @@ def test_missing_path_in_the_api_is_an_error(tmp_path):
 
 def test_text_is_still_text_in_the_api():
     assert [i["id"] for i in api.read("@misc{a, title = {See x.bib}}")] == ["a"]
-    assert api.read("[]") == []
+    assert api.read("[]") == [] and api.read("") == []
+    assert api.read("@comment{nothing here}") == []
     assert [i["id"] for i in api.read('[{"id": "a/b", "type": "book", "title": "T.bib"}]')] == ["a/b"]
 
 

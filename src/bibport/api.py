@@ -255,18 +255,18 @@ def read_sources(sources, report: Report, *, format: str | None = None, encoding
 
 
 def _looks_like_path(source) -> bool:
-    """A path, not text: what exists, or one line that no reader would take for its text but that ends
-    in a known suffix or names a folder (`refs/typo.bib`), so that a typo is an error, not []."""
+    """A path, not text: what exists, or one line that no reader would take for its text (BibTeX
+    text holds '@'), so that a typo (`refs/typo.bib`, `refs2`) is an error naming it, not []."""
     if isinstance(source, os.PathLike):
         return True
-    if not isinstance(source, str) or "\n" in source or "\r" in source or len(source) >= 4096:
+    if not isinstance(source, str) or not source.strip() or "\n" in source or "\r" in source or len(source) >= 4096:
         return False
     if os.path.exists(source):
         return True
     if source.lstrip().startswith(("[", "{", "TY  -")) or _BIBTEX_ENTRY.search(source):
         return False  # CSL-JSON, RIS or BibTeX text on one line
     known = tuple(suffix for fmt in formats.FORMATS.values() for suffix in fmt.suffixes)
-    return source.lower().endswith(known) or "/" in source or os.sep in source
+    return source.lower().endswith(known) or "@" not in source
 
 
 def read(source, format: str | None = None, *, report: Report | None = None,
