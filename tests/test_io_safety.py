@@ -151,6 +151,21 @@ def own_stdout_link(folder: Path) -> Path:
     return link
 
 
+def test_socket_and_link_loop_targets_are_errors_and_stay(tmp_path):
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(tmp_path / "sock"))
+        result = run("convert", GOOD, "--to", "csljson", "-o", tmp_path / "sock")
+        assert result.rc == 1 and result.err.startswith(f"{tmp_path / 'sock'}: error[io]: cannot write: ")
+        assert stat.S_ISSOCK(os.lstat(tmp_path / "sock").st_mode)
+    os.symlink("loop", tmp_path / "loop")
+    result = run("convert", GOOD, "--to", "csljson", "-o", tmp_path / "loop")
+    assert result.rc == 1 and "error[io]: cannot write: Too many levels of symbolic links" in result.err
+    assert os.readlink(tmp_path / "loop") == "loop"
+    assert folder_names(tmp_path) == ["loop", "sock"]
+
+
 def test_descriptor_targets_are_written_through(tmp_path):
     to_pipe = sh(f"{BIBPORT} convert {GOOD} --to csljson -o {own_stdout_link(tmp_path)} | cat")
     assert to_pipe.returncode == 0 and ids(to_pipe.stdout) == GOOD_IDS, to_pipe.stderr
