@@ -414,17 +414,27 @@ def test_unwritable_output_folder_is_an_error_not_a_traceback(tmp_path):
     assert result.rc in (1, 2) and "Traceback" not in result.err, result.err
 
 
-def test_ctrl_c_mid_run_leaves_previous_file(tmp_path):
-    source = tmp_path / "big.bib"
-    with open(source, "wb") as handle:
-        subprocess.run([sys.executable, str(SHARED / "tools" / "gen_bib.py"), "-n", "20000"], stdout=handle,
+def write_big_bib(path: Path, entries: int = 20000) -> Path:
+    """A generated .bib large enough that converting it takes seconds."""
+    with open(path, "wb") as handle:
+        subprocess.run([sys.executable, str(SHARED / "tools" / "gen_bib.py"), "-n", str(entries)], stdout=handle,
                        check=True, timeout=120)
+    return path
+
+
+def spawn(*args) -> subprocess.Popen:
+    """bibport started in a new process, its streams piped, for a test to signal while it runs."""
+    return subprocess.Popen([sys.executable, "-m", "bibport", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def test_ctrl_c_mid_run_leaves_previous_file(tmp_path):
+    source = write_big_bib(tmp_path / "big.bib")
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "all.json"
     target.write_bytes(SENTINEL)
-    proc = subprocess.Popen([sys.executable, "-m", "bibport", "convert", str(source), "--to", "csljson", "-o",
-                             str(target)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = spawn("convert", source, "--to", "csljson", "-o", target)
     time.sleep(1.0)  # well inside the run: reading 20,000 entries takes seconds
     assert proc.poll() is None, "finished before the interrupt; enlarge the input"
     proc.send_signal(signal.SIGINT)

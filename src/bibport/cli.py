@@ -1,11 +1,16 @@
 """Command line (top layer; the only importer of click): options -> one api call -> output -> exit code.
 
 Exit codes: 0 success (warnings may be printed), 1 input errors / unknown style / a warning under
---strict, 2 usage error, 70 internal error (a bug: a short report, never a traceback).
+--strict / an unreadable or unwritable stream, 2 usage error, 70 internal error (a bug: a short
+report, never a traceback), 128 + N killed by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM), 141 the
+reader of the output went away (`| head -1`).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
 
 import click
@@ -14,6 +19,8 @@ from bibport import __version__
 
 EXIT_INPUT = 1
 EXIT_INTERNAL = 70
+EXIT_SIGPIPE = 128 + 13
+_closed_streams: set[str] = set()  # "stdin", "stdout", "stderr": closed when bibport started (`<&-`)
 
 WRITE_FORMATS = ("csljson", "bibtex", "biblatex", "ris")
 READ_FORMATS = ("bibtex", "biblatex", "csljson", "ris")
@@ -75,25 +82,103 @@ def _finish(report, text, output: str | None, keep_going: bool, report_format: s
     def allowed() -> bool:
         return not report.failed or keep_going
 
+    reader_gone = False
+    if output and output != "-" and (text is None or not allowed()):
+        api.release_output(output)  # a FIFO's reader must not wait for what will never come
     if text is not None and allowed():
         if output and output != "-":
             try:
                 api.write_file(output, text, keep=allowed)  # never renamed into place if the run failed
+            except BrokenPipeError:  # `-o >(head -1)`, a FIFO whose reader left
+                reader_gone = True
             except OSError as problem:
-                report.error("io", f"cannot write: {problem.strerror}", source=output)
+                report.error("io", f"cannot write: {problem.strerror or problem}", source=output)
+            finally:
+                _stop_writing(text)
+        elif sys.stdout is None:  # started with `>&-`
+            report.error("io", "cannot write: standard output is closed", source="<stdout>")
         else:
             if report.strict and not isinstance(text, str):
                 text = "".join(text)  # a writer's warning fails a strict run: nothing may be printed before
             if isinstance(text, str):
                 text = (text,) if allowed() else ()
-            for piece in text:
-                sys.stdout.write(piece)
-            sys.stdout.flush()
+            try:
+                for piece in text:
+                    sys.stdout.write(piece)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                reader_gone = True
+            except OSError as problem:  # a full disk under `> file`
+                _discard_stdout()
+                report.error("io", f"cannot write: {problem.strerror or problem}", source="<stdout>")
+            finally:
+                _stop_writing(text)
     if report.progress is not None:
         report.progress.close()
+    if reader_gone:
+        _reader_gone()
     _emit_report(report, report_format)
     if report.failed:
         sys.exit(EXIT_INPUT)
+
+
+def _stop_writing(pieces) -> None:
+    """Close a writer's generator left half-way (a closed pipe, a full disk): its forked workers are
+    stopped and reaped now, not left running (the process ends with os._exit, no finalizers)."""
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
+
+
+def _discard_stdout() -> None:
+    """Point fd 1 at /dev/null: what Python still holds for stdout then goes nowhere, instead of
+    failing again (with "Exception ignored" noise) when the interpreter flushes it at exit."""
+    try:
+        if sys.stdout is None or sys.stdout.fileno() != 1:
+            return
+    except (OSError, ValueError, AttributeError):  # a test runner's stand-in stream
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def _reader_gone() -> None:
+    """End as a Unix tool ends whose reader went away: quietly, with SIGPIPE's status."""
+    _discard_stdout()
+    sys.exit(EXIT_SIGPIPE)
+
+
+class _Size(click.ParamType):
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        from bibport import api
+
+        try:
+            return api.parse_size(value)
+        except ValueError as problem:
+            self.fail(str(problem), param, ctx)
+
+
+def _input_options(max_input_size) -> dict:
+    """What every command passes to the API for reading: the size cap, and a stand-in for a closed stdin."""
+    options = {} if max_input_size is None else {"max_input_size": max_input_size}
+    if "stdin" in _closed_streams:
+        options["stdin"] = _ClosedStream()
+    return options
+
+
+def _require_inputs(inputs) -> None:
+    if not inputs:  # reading stdin unasked would hang at a terminal; `-` says it
+        raise click.UsageError("no input: give files, folders, or - for standard input")
+
+
+class _ClosedStream:
+    """Reads as a standard input that was closed when bibport started."""
+
+    def read(self, *_):
+        raise OSError(errno.EBADF, "standard input is closed")
 
 
 PROGRESS_MIN_BYTES = 2_000_000  # about 4,000 entries, or a second of work: smaller runs show no bar
@@ -183,6 +268,8 @@ common_input = [
     click.option("--report", "report_format", type=click.Choice(("text", "json")), default="text",
                  help="Diagnostics on stderr as text lines or as JSON."),
     ignore_option,
+    click.option("--max-input-size", type=_Size(), default=None, metavar="SIZE",
+                 help="Refuse an input larger than SIZE (default 256M; K, M, G suffixes)."),
 ]
 
 
@@ -212,13 +299,16 @@ def cli():
               help="BibTeX output: LaTeX escapes for non-ASCII letters (default for bibtex) or UTF-8.")
 @click.option("--lf", is_flag=True, help="RIS output: LF line ends instead of the standard CRLF.")
 @click.option("--keep-going", is_flag=True, help="Write every good entry even when some have errors (still exit 1).")
-def convert(inputs, from_, encoding, strict, report_format, ignore, to, output, profile, ascii_, lf, keep_going):
+def convert(inputs, from_, encoding, strict, report_format, ignore, max_input_size, to, output, profile, ascii_, lf,
+            keep_going):
     """Convert INPUTS (files, folders, or - for stdin) to another format."""
     from bibport import api
     from bibport.diagnostics import Report
 
+    _require_inputs(inputs)
     report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
-    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
+    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding,
+                             **_input_options(max_input_size))
     options = {"profile": profile}
     if ascii_ is not None:
         options["ascii"] = ascii_
@@ -239,13 +329,20 @@ def convert(inputs, from_, encoding, strict, report_format, ignore, to, output, 
               help="Files are for classic BibTeX (non-ASCII is a finding, the default) or for biber.")
 @click.option("--encoding", default=None, help="Input encoding when not UTF-8 (e.g. latin-1).")
 @ignore_option
-def check(inputs, strict, report_format, ascii_, encoding, ignore):
+@click.option("--max-input-size", type=_Size(), default=None, metavar="SIZE",
+              help="Refuse an input larger than SIZE (default 256M; K, M, G suffixes).")
+def check(inputs, strict, report_format, ascii_, encoding, ignore, max_input_size):
     """Lint BibTeX INPUTS (files, folders of *.bib, or - for stdin): rule-coded findings."""
     from bibport import api
     from bibport.diagnostics import Report
 
+    _require_inputs(inputs)
     report = Report(strict=strict, ignore=ignore)
-    entries, files = api.check(list(inputs), report, ascii_expected=ascii_, encoding=encoding)
+    entries, files = api.check(list(inputs), report, ascii_expected=ascii_, encoding=encoding,
+                               **_input_options(max_input_size))
+    if sys.stdout is None:  # the findings have nowhere to go (`>&-`)
+        click.echo("<stdout>: error[io]: cannot write: standard output is closed", err=True)
+        sys.exit(EXIT_INPUT)
     if report_format == "json":
         click.echo(report.to_json(), nl=False)
     else:
@@ -278,18 +375,20 @@ def check(inputs, strict, report_format, ascii_, encoding, ignore):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores for large inputs).")
 @click.option("--keep-going", is_flag=True, help="Render every good entry even when some have errors (still exit 1).")
-def render(inputs, from_, encoding, strict, report_format, ignore, style, output_format, locale, output, group_by,
-           sections, sort, cite, standalone, jobs, keep_going):
+def render(inputs, from_, encoding, strict, report_format, ignore, max_input_size, style, output_format, locale,
+           output, group_by, sections, sort, cite, standalone, jobs, keep_going):
     """Format INPUTS as a bibliography in a CSL style."""
     from bibport import api
     from bibport.diagnostics import Report
 
+    _require_inputs(inputs)
     report = Report(strict=strict, progress=_progress_for(inputs, output=output), ignore=ignore)
     try:
         headings = api.read_sections(sections) if sections else None
     except ValueError as problem:
         raise click.BadParameter(str(problem), param_hint="--sections") from None
-    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding)
+    items = api.read_sources(list(inputs), report, format=from_, encoding=encoding,
+                             **_input_options(max_input_size))
     text = None
     if not report.failed or keep_going:
         cited = [key.strip() for key in cite.split(",") if key.strip()] if cite else None
@@ -341,8 +440,53 @@ def write_help_module(path) -> None:
                           f"TEXT = (\n{lines})\n", encoding="utf-8")
 
 
+def _stop(signum, _frame) -> None:
+    """SIGTERM or SIGHUP: remove half-written temporary files, say so, exit 128 + signal, here and now
+    (an exception raised from here could be swallowed, and nothing of the run is worth finishing)."""
+    from bibport import api
+
+    api.remove_temporary_files()
+    try:
+        os.write(2, f"bibport: stopped by {signal.Signals(signum).name}\n".encode())
+    except OSError:  # the terminal hung up
+        pass
+    os._exit(128 + signum)
+
+
+def _catch_signals() -> dict:
+    """Handle SIGTERM and SIGHUP (_stop); a signal the caller ignores (nohup) stays ignored."""
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    return previous
+
+
+def _claim_closed_streams() -> None:
+    """Standard streams closed at start (`<&-`, `>&-`): remember them, and put /dev/null on their
+    descriptors so that no file bibport opens is taken for one of them."""
+    for fd, name, stream in ((0, "stdin", sys.stdin), (1, "stdout", sys.stdout), (2, "stderr", sys.stderr)):
+        if stream is not None:
+            continue
+        _closed_streams.add(name)
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+    if sys.stderr is None:  # diagnostics have nowhere to go; the exit code still tells
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+
+
 def main(argv=None) -> None:
     """Entry point: run the CLI, turning unexpected exceptions into a short report and exit 70."""
+    _claim_closed_streams()
+    previous = _catch_signals()
     try:
         cli.main(args=argv, prog_name="bibport", standalone_mode=False)
     except click.exceptions.Abort:
@@ -354,7 +498,11 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         click.echo("bibport: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # outside click's own handling
+        _reader_gone()
     except SystemExit:
+        if _stdout_pacified():
+            _reader_gone()
         raise
     except BaseException as problem:  # a bug in bibport, not in the input
         where = ""
@@ -366,3 +514,14 @@ def main(argv=None) -> None:
         click.echo(f"bibport: internal error: {type(problem).__name__}{where}: {problem}\n"
                    "This is a bug in bibport; please report it with the input that caused it.", err=True)
         sys.exit(EXIT_INTERNAL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if sys.stdout is None:  # `>&-`: the interpreter's last flush needs something to flush
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+
+
+def _stdout_pacified() -> bool:
+    """click met a closed pipe on stdout (it wraps the streams and exits 1): the reader went away."""
+    wrapper = getattr(click.utils, "_PacifyFlushWrapper", None) or getattr(click.utils, "PacifyFlushWrapper", None)
+    return wrapper is not None and isinstance(sys.stdout, wrapper)
