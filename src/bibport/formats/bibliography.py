@@ -194,7 +194,7 @@ def _decoded(data: bytes) -> str:
         encoding = declared.group(1).decode("ascii", "replace") if declared else "utf-8"
     try:
         codecs.lookup(encoding)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise StyleError(f"the XML declaration names an unknown encoding {encoding!r}", "style-encoding",
                          line=1) from None
     try:
@@ -203,6 +203,9 @@ def _decoded(data: bytes) -> str:
         raise StyleError(f"byte 0x{data[exc.start]:02x} is not {encoding} (declare the file's real encoding "
                          "in its XML declaration, or save it as UTF-8)", "style-encoding",
                          line=_line_at(data, exc.start)) from None
+    except (LookupError, UnicodeError, ValueError):  # a codec that is no text encoding (rot13, base64, idna...)
+        raise StyleError(f"the XML declaration names {encoding!r}, which is not a text encoding", "style-encoding",
+                         line=1) from None
 
 
 def parse_untrusted(data: bytes, what: str = "style") -> etree._Element:
@@ -253,6 +256,8 @@ def _check_macros(root, what: str = "style") -> list[str]:
     macros = {}
     for macro in root.iterchildren(f"{{{CSL_NS}}}macro"):
         name = macro.get("name")
+        if name is None:
+            raise StyleError("cs:macro has no name", "style-invalid", line=macro.sourceline)
         if name in macros:
             raise StyleError(f"macro {name!r} is defined twice (first on line {macros[name].sourceline})",
                              "style-duplicate-macro", line=macro.sourceline)
