@@ -201,6 +201,11 @@ def test_number_on_a_text_variable(tmp_path):
     _warns(tmp_path, body, "style-invalid", "<number", ["cs:number", "text variable 'title'"])
 
 
+def test_empty_group(tmp_path):
+    body = '      <text variable="title"/>\n      <group delimiter=", "/>'
+    _warns(tmp_path, body, "style-invalid", "<group", ["cs:group is empty", "cs:text"])
+
+
 def test_unknown_default_locale_falls_back_to_en_us(tmp_path):
     _warns(tmp_path, GOOD_BODY, "unknown-locale", "<style", ["'xx-YY'", "en-US"], root=' default-locale="xx-YY"')
 
@@ -219,6 +224,17 @@ def test_a_crash_on_every_item_is_the_styles_fault(tmp_path):
     assert lines[1].startswith(f"{path}:{at}: error[style-render-failed]: "), result.stderr
     assert len(lines) == 2 and result.exit_code == 1
     assert "refs.bib" not in result.stderr  # never blamed on the data
+
+
+def test_a_crash_at_an_invalid_element_is_the_styles_fault(tmp_path):
+    # cs:names without its variable: citeproc-py raises AttributeError (for the first item only)
+    path, text = write_style(tmp_path, body='      <text variable="title"/>\n      <names/>')
+    result = render(tmp_path, path)
+    lines = diagnostics(result)
+    at = line_of(text, "<names/>")
+    assert lines[0].startswith(f"{path}:{at}: warning[style-invalid]: cs:names lacks"), result.stderr
+    assert lines[1].startswith(f"{path}:{at}: error[style-render-failed]: "), result.stderr
+    assert len(lines) == 2 and result.exit_code == 1 and "refs.bib" not in result.stderr
 
 
 @pytest.mark.parametrize("name", ["apa", "ieee", "reading-list"])

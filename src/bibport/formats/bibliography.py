@@ -828,7 +828,7 @@ def write(items, report, *, style="apa", output="text", locale=None, group_by=No
     order = _sort_order(resolved, mtime, tag, prepared, sort, first, report, jobs)
     entries, citations, errors = _render_all(resolved, mtime, tag, prepared, order, cites, jobs)
     if errors:
-        _report_render_errors(report, errors, source, path.stem, by_lower)
+        _report_render_errors(report, errors, source, path.stem, by_lower, load_style(path))
         return ""
     groups = _group(entries, group_by, prepared, sections or ())
     return _emit(output, citations, groups, standalone, path.stem)
@@ -864,16 +864,21 @@ def _load_for_render(style, locale, report) -> tuple[Path, str, str] | None:
 _STYLE_FAULTS = ("UnboundLocalError", "NameError", "RecursionError")
 
 
-def _report_render_errors(report, errors, source: str, stem: str, by_lower: dict[str, str]) -> None:
-    """Render failures: the style's fault when every item fails the same way at one style element
-    (one error there), else each item's (on the item, with the style element's line as a hint)."""
+def _report_render_errors(report, errors, source: str, stem: str, by_lower: dict[str, str],
+                          checked: CheckedStyle) -> None:
+    """Render failures: the style's fault (one error at the style element) when every item fails the same
+    way there, or when that element is not valid CSL; else each item's (with the element as a hint)."""
     failures = {(message.split(":")[0], line) for _key, message, line in errors}
     failed_keys = {key for key, _message, _line in errors}
     every = failed_keys >= set(by_lower) and (len(by_lower) > 1 or next(iter(failures))[0] in _STYLE_FAULTS)
-    if len(failures) == 1 and every:
-        _key, message, line = errors[0]
-        report.error("style-render-failed", f"citeproc-py fails here for every item ({message}): the style "
-                     "is at fault, not the data", source=source, line=line)
+    invalid = {finding.line for finding in checked.findings}
+    if (len(failures) == 1 and every) or all(line in invalid for _kind, line in failures):
+        for kind, line in sorted(failures, key=lambda f: (f[1] or 0, f[0])):
+            count = sum(1 for _key, message, at in errors if at == line and message.split(":")[0] == kind)
+            message = next(m for _key, m, at in errors if at == line and m.split(":")[0] == kind)
+            why = "this element is not valid CSL" if line in invalid else "every item fails here the same way"
+            report.error("style-render-failed", f"citeproc-py fails here for {count} of {len(by_lower)} items "
+                         f"({message}): the style is at fault, not the data ({why})", source=source, line=line)
         return
     for key, message, line in errors:
         where = f" (style element at {source}:{line})" if line else ""
@@ -1181,5 +1186,6 @@ def entries(items, report, *, style="apa", locale=None, sort="style") -> list[tu
     order = _sort_order(resolved, mtime, tag, prepared, sort, [], report)
     rendered, _cited, errors = _render_range(resolved, mtime, tag, prepared, order, 0, len(order), [])
     if errors:
-        _report_render_errors(report, errors, source, path.stem, {it["id"].lower(): it["id"] for it in prepared})
+        _report_render_errors(report, errors, source, path.stem, {it["id"].lower(): it["id"] for it in prepared},
+                              load_style(path))
     return [(e.key, text_writer.entry(e)) for e in rendered]

@@ -69,11 +69,17 @@ class _Spec:
     attributes: dict[str, _Allowed] = field(default_factory=dict)
     children: list = field(default_factory=list)  # element patterns
     any_attribute: bool = False
+    # attribute groups every match has one of (one name: that attribute is required); None: not known yet
+    required: frozenset[frozenset[str]] | None = None
+    needs_child: bool | None = None  # no match is empty
 
     def merge(self, other: _Spec) -> None:
         for name, allowed in other.attributes.items():
             self.attributes.setdefault(name, _Allowed()).merge(allowed)
         self.any_attribute = self.any_attribute or other.any_attribute
+        # in the union of contexts only what every context requires is required
+        self.required = other.required if self.required is None else self.required & other.required
+        self.needs_child = other.needs_child if self.needs_child is None else self.needs_child and other.needs_child
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,41 @@ def _collect(node, defines, spec: _Spec, seen: set[str]) -> None:
             _collect(child, defines, spec, seen)
 
 
+def _need(pattern, defines, seen: frozenset) -> tuple[frozenset[frozenset[str]], bool]:
+    """(attribute groups every match of the pattern has one of, whether every match holds a child element)."""
+    tag = pattern.tag
+    if tag == _R + "element":
+        return frozenset(), True
+    if tag == _R + "attribute":
+        name = _name(pattern, attribute=True)
+        return frozenset({frozenset({name})} if name else ()), False
+    if tag in (_R + "optional", _R + "zeroOrMore", _R + "value", _R + "data", _R + "text", _R + "empty",
+               _R + "notAllowed", _R + "list"):
+        return frozenset(), False
+    if tag == _R + "choice":  # what every branch requires; else, when each requires some, one of theirs
+        branches = [_need(branch, defines, seen) for branch in _patterns(pattern)]
+        if not branches:
+            return frozenset(), False
+        child = all(b[1] for b in branches)
+        common = frozenset.intersection(*(b[0] for b in branches))
+        if common or not all(b[0] for b in branches):
+            return common, child
+        return frozenset({frozenset().union(*(g for b in branches for g in b[0]))}), child
+    if tag == _R + "ref":
+        name = pattern.get("name")
+        return (frozenset(), False) if name in seen else _need_all(defines[name][0], defines, seen | {name})
+    return _need_all(pattern, defines, seen)  # group, interleave, oneOrMore, mixed: every part
+
+
+def _need_all(pattern, defines, seen: frozenset) -> tuple[frozenset[frozenset[str]], bool]:
+    attributes, child = set(), False
+    for part in _patterns(pattern):
+        more, holds = _need(part, defines, seen)
+        attributes |= more
+        child = child or holds
+    return frozenset(attributes), child
+
+
 def _local(pattern) -> str | None:
     name = _name(pattern, attribute=False)
     return name[len(_CS):] if name and name.startswith(_CS) else None
@@ -174,6 +215,7 @@ def vocabulary() -> Vocabulary:
         if _local(pattern):
             specs[pattern] = _Spec()
             _collect(pattern, defines, specs[pattern], set())
+            specs[pattern].required, specs[pattern].needs_child = _need_all(pattern, defines, frozenset())
     in_context: dict[tuple[str | None, str], _Spec] = {}
     start = {_local(p) for p in _start_elements(tree, defines)}
     for pattern, spec in specs.items():
@@ -277,4 +319,12 @@ def table_findings(root) -> list[Finding]:
             out.append(Finding(element.sourceline, message if outer or not known else f"cs:{tag} cannot be the root"))
             continue
         out.extend(_attribute_findings(element, tag, spec, vocab.variable_kind))
+        for group in sorted(sorted(g) for g in spec.required or () if not g & set(element.attrib)):
+            names = [etree.QName(a).localname for a in group]
+            wanted = f"its required attribute {names[0]!r}" if len(names) == 1 else f"one of the attributes {', '.join(names)}"
+            out.append(Finding(element.sourceline, f"cs:{tag} lacks {wanted}"))
+        if spec.needs_child and not any(isinstance(child.tag, str) for child in element):
+            inner = sorted(name for parent, name in vocab.in_context if parent == tag)
+            some = ", ".join(f"cs:{n}" for n in inner) if len(inner) <= 8 else "a rendering element"
+            out.append(Finding(element.sourceline, f"cs:{tag} is empty: it must hold at least one of {some}"))
     return out
