@@ -369,9 +369,11 @@ def load_style(path) -> CheckedStyle:
 
 
 def _locales_like(tag: str) -> str:
-    same = sorted(p.stem[len("locales-"):] for p in LOCALES.glob(f"locales-{tag.split('-')[0].lower()}*.xml"))
+    language = tag.split("-")[0].lower()
+    same = sorted(p.stem[len("locales-"):] for p in LOCALES.glob(f"locales-{language}*.xml")
+                  if re.fullmatch(r"[a-z]{2,3}", language))
     if same:
-        return f"locales for {tag.split('-')[0]!r}: {', '.join(same)}"
+        return f"locales for {language!r}: {', '.join(same)}"
     return f"{len(list(LOCALES.glob('locales-*.xml')))} locales, e.g. en-US, de-DE, fr-FR"
 
 
