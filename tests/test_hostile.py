@@ -178,6 +178,14 @@ STYLES = {
     "csl-not-csl.csl": "well-formed XHTML, not CSL",
     "csl-not-xml.csl": "BibTeX text with a .csl name",
 }
+# the diagnostic each style gets from `render`: `STYLE.csl:LINE: error[CODE]`
+STYLE_CODES = {
+    "csl-external-entity.csl": (2, "style-doctype"), "csl-billion-laughs.csl": (2, "style-doctype"),
+    "csl-param-entity.csl": (2, "style-doctype"), "csl-xinclude.csl": (6, "style-not-csl"),
+    "csl-macro-recursion.csl": (4, "style-macro-recursion"), "csl-undefined-macro.csl": (6, "style-undefined-macro"),
+    "csl-bogus-encoding.csl": (1, "style-encoding"), "csl-latin1-declared-utf8.csl": (6, "style-encoding"),
+    "csl-not-csl.csl": (2, "style-not-csl"), "csl-not-xml.csl": (1, "style-xml"),
+}
 
 # Known bugs: (file, check) -> the xfail reason with the suggested fix.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -618,6 +626,8 @@ def test_render_refuses_hostile_styles(render_available, name, tmp_path):
                          timeout=30)
     assert result.rc == 1 and "Traceback" not in result.err, result.err
     assert DIAGNOSTIC.match(_text_lines(result)[0]), result.err
+    line, code = STYLE_CODES[name]
+    assert _text_lines(result)[0].startswith(f"{HOSTILE / name}:{line}: error[{code}]: "), result.err
     assert result.output.read_bytes() == SENTINEL
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.data"]
     assert result.seconds < TIME_LIMIT and result.maxrss_kb < RSS_LIMIT_KB
