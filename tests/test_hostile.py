@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bibport.diagnostics import sanitize
-from conftest import ROOT, SHARED
+from conftest import ROOT, require_shared
 
 HOSTILE = ROOT / "tests" / "hostile"
 TIME_LIMIT = 10.0  # CPU seconds
@@ -417,7 +417,7 @@ def test_unwritable_output_folder_is_an_error_not_a_traceback(tmp_path):
 def test_ctrl_c_mid_run_leaves_previous_file(tmp_path):
     source = tmp_path / "big.bib"
     with open(source, "wb") as handle:
-        subprocess.run([sys.executable, str(SHARED / "tools" / "gen_bib.py"), "-n", "20000"], stdout=handle,
+        subprocess.run([sys.executable, str(require_shared("tools", "gen_bib.py")), "-n", "20000"], stdout=handle,
                        check=True, timeout=120)
     folder = tmp_path / "out"
     folder.mkdir()

@@ -14,10 +14,10 @@ import pytest
 from bibport import api, parallel
 from bibport.diagnostics import Report
 from bibport.formats import bibtex
-from conftest import CASES, SHARED
+from conftest import CASES, require_shared, shared_files
 
 HOSTILE = Path(__file__).parent / "hostile"
-BIB_INPUTS = sorted([*(SHARED / "corpus").glob("*.bib"), *HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])
+BIB_INPUTS = [*shared_files("corpus", "*.bib"), *sorted([*HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])]
 
 
 def _serial(monkeypatch):
@@ -73,7 +73,7 @@ def test_chunked_forked_reading_matches_one_process(path, monkeypatch):
 @pytest.fixture(scope="module")
 def corpus_items():
     report = Report()
-    items = api.read_sources(sorted(str(p) for p in (SHARED / "corpus").glob("*.bib")), report)
+    items = api.read_sources(sorted(str(p) for p in require_shared("corpus").glob("*.bib")), report)
     return items, dict(report.origins)
 
 
@@ -149,7 +149,7 @@ def test_read_items_join_the_oldest_generation(fmt):
     generation: left young, the collector's next pass walked every one (86 ms after 10k entries)."""
     import gc
 
-    bib = (SHARED / "corpus" / "iridia-references.bib").read_text(encoding="utf-8")
+    bib = require_shared("corpus", "iridia-references.bib").read_text(encoding="utf-8")
     text = bib if fmt == "bibtex" else api.write(api.read(bib, "bibtex", report=Report()), fmt)
     gc.collect()
     young_before = gc.get_count()[0]
