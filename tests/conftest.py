@@ -29,11 +29,11 @@ def require_shared(*parts: str) -> Path:
     return path
 
 
-def shared_files(folder: str, pattern: str) -> list:
-    """parametrize values: the files of a ../shared folder; when it is absent, one value that skips
-    (require_shared's rules: in CI the collection fails)."""
+def shared_files(folder: str, pattern: str, marks=()) -> list:
+    """parametrize values: the files of a ../shared folder (each with marks); when it is absent, one
+    value that skips (require_shared's rules: in CI the collection fails)."""
     if IN_CI or (SHARED / folder).is_dir():
-        return sorted(require_shared(folder).glob(pattern))
+        return [pytest.param(p, marks=marks) for p in sorted(require_shared(folder).glob(pattern))]
     return [pytest.param(None, id=f"no-shared-{folder}",
                          marks=pytest.mark.skip(reason=f"needs {SHARED / folder}: shared test data beside "
                                                        "the checkout (CI has it)"))]
@@ -47,6 +47,17 @@ def require_tool(*names: str) -> None:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+# test_hostile's session fixtures run every hostile file through every command as processes (a minute
+# or more on two cores): each test reading their results is slow, whatever else it checks.
+HOSTILE_SWEEPS = {"runs", "generated_runs"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ == "test_hostile" and HOSTILE_SWEEPS & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

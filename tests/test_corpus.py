@@ -11,7 +11,7 @@ from bibport import api, formats
 from bibport.diagnostics import Report
 from conftest import assert_schema_valid, shared_files
 
-CORPORA = shared_files("corpus", "*.bib")
+CORPORA = shared_files("corpus", "*.bib", marks=pytest.mark.slow)
 ENTRY_START = re.compile(r"^\s*@\s*(\w+)\s*[{(]\s*([^,\s]*)", re.MULTILINE)
 NOT_CITABLE = {"string", "preamble", "comment", "xdata", "set"}
 

@@ -17,7 +17,8 @@ from bibport.formats import bibtex
 from conftest import CASES, require_shared, shared_files
 
 HOSTILE = Path(__file__).parent / "hostile"
-BIB_INPUTS = [*shared_files("corpus", "*.bib"), *sorted([*HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])]
+BIB_INPUTS = [*shared_files("corpus", "*.bib", marks=pytest.mark.slow),
+              *sorted([*HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])]
 
 
 def _serial(monkeypatch):
@@ -82,6 +83,7 @@ def corpus_items():
     ("csljson", {}), ("csljson", {"profile": "zotero"}), ("ris", {}), ("ris", {"line_ending": "\n"}),
     ("bibtex", {}), ("biblatex", {}), ("bibtex", {"ascii": False}),
 ])
+@pytest.mark.slow
 def test_forked_writing_matches_one_process(fmt, options, corpus_items, monkeypatch):
     items, origins = corpus_items
 
@@ -143,6 +145,7 @@ def test_one_process_when_forking_does_not_pay():
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["bibtex", "ris", "csljson"])
 def test_read_items_join_the_oldest_generation(fmt):
     """Readers build their items with the cyclic collector off, then hand them to the oldest

@@ -48,6 +48,7 @@ def test_no_bars_in_ci_or_for_small_inputs(monkeypatch, corpora):
     assert cli._progress_for(["-"], FakeTerminal(), screen=io.StringIO()) is None  # stdin: size unknown
 
 
+@pytest.mark.slow
 def test_bars_follow_reading_converting_and_writing(monkeypatch, corpora):
     terminal = FakeTerminal()
     bars = cli._ProgressBars(terminal)
@@ -62,6 +63,7 @@ def test_bars_follow_reading_converting_and_writing(monkeypatch, corpora):
     assert text == api.write(items, "ris", report=Report())  # watching changes nothing
 
 
+@pytest.mark.slow
 def test_a_pipe_gets_no_bar(tmp_path, monkeypatch, corpora):
     monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1)  # in-process only; the child below uses its own
     out = tmp_path / "out.json"

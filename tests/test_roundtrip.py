@@ -673,7 +673,7 @@ def test_canonical_output_is_a_fixed_point(path, fmt):
 
 # ================================================================== real-world corpora through RIS
 
-CORPORA = shared_files("corpus", "*.bib")
+CORPORA = shared_files("corpus", "*.bib", marks=pytest.mark.slow)
 
 
 def _pairs(items: list[dict]) -> dict[tuple[int, str], object]:

@@ -302,6 +302,7 @@ _NO_NOCASE = _tree(_PLAIN)
 RICH = _tree(st.one_of(_NO_NOCASE, _wrapped(_NO_NOCASE, [(NC, "</span>")])))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(RICH, st.booleans())
 def test_rich_round_trip_property(rich, ascii):
