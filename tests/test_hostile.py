@@ -414,6 +414,7 @@ def test_unwritable_output_folder_is_an_error_not_a_traceback(tmp_path):
     assert result.rc in (1, 2) and "Traceback" not in result.err, result.err
 
 
+@pytest.mark.slow  # generates and converts 20,000 entries
 def test_ctrl_c_mid_run_leaves_previous_file(tmp_path):
     source = tmp_path / "big.bib"
     with open(source, "wb") as handle:

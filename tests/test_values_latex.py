@@ -323,6 +323,7 @@ def test_output_braces_balanced_for_bibtex(rich, ascii):
     assert _bibtex_balanced(from_unicode(rich, ascii=ascii))
 
 
+@pytest.mark.slow
 @given(RICH)
 def test_ascii_output_is_ascii_for_latin(rich):
     latex = from_unicode(rich)
