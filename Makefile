@@ -1,4 +1,5 @@
-# `make` sets everything up (.venv, install, dist/); `make test` runs the whole suite.
+# `make` sets everything up (.venv, install, dist/, citeproc-js for the differential test when Node.js
+# is there); `make test` runs the whole suite, `make test-fast` all but the slow sweeps (under a minute).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,9 +8,14 @@ BIBPORT := $(BIN)/bibport
 REFS   := $(sort $(wildcard refs/*.bib))
 STYLES := $(wildcard styles/*.csl)
 DIST_STYLES := reading-list apa ieee acm-sig-proceedings chicago-author-date
+DIFF   := tests/differential
+# npm writes this hidden lock file at the end of every install: newer than package-lock.json means
+# installed, whoever ran npm ci (.ci/run does it too, and must fail when it cannot)
+NPM_STAMP := $(DIFF)/node_modules/.package-lock.json
+NODE   := $(shell command -v node 2>/dev/null)
 
-.PHONY: all install test lint docs bench fuzz clean
-all: dist
+.PHONY: all install differential test test-fast lint docs bench fuzz clean
+all: dist differential
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +40,20 @@ dist: $(STAMP) $(REFS) refs/sections.tsv $(STYLES) $(wildcard src/bibport/*.py s
 	done; done
 	@touch dist
 
+# The differential rendering test needs citeproc-js: installed when Node.js is on PATH. Offline, say so
+# and carry on (the test skips locally and fails in CI).
+differential: $(if $(NODE),$(NPM_STAMP))
+$(NPM_STAMP): $(DIFF)/package-lock.json
+	@npm ci --prefix $(DIFF) --no-audit --no-fund --loglevel=error \
+	  || echo "make: npm ci --prefix $(DIFF) failed (offline?): the differential rendering test will skip"
+
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# Everything but the tests marked slow (the all-styles sweep, the hostile-file subprocess sweep, big
+# corpora and property runs): those still run in `make test` and in CI.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
 
 docs: $(STAMP)
 	$(BIN)/python -c "from bibport import cli; cli.write_help_module('src/bibport/_help.py')"

@@ -16,12 +16,15 @@ from click.testing import CliRunner
 
 from bibport import api, cli
 from bibport.diagnostics import Report
-from conftest import CASES, ROOT, SHARED
+from conftest import CASES, ROOT, require_shared
 
-PLUME = SHARED / "corpus" / "plume-bib.bib"
-IRIDIA = SHARED / "corpus" / "iridia-references.bib"
-needs_corpus = pytest.mark.skipif(not PLUME.is_file() or not IRIDIA.is_file(),
-                                  reason="needs the real corpora in ../shared/corpus")
+
+@pytest.fixture
+def corpus_files() -> dict:
+    return {"plume": require_shared("corpus", "plume-bib.bib"),
+            "iridia": require_shared("corpus", "iridia-references.bib")}
+
+
 UNMAPPED = CASES / "unmapped-field-custom" / "in.bib"  # three unmapped-field warnings, no error
 DUPLICATE = CASES / "duplicate-keys" / "in.bib"      # one duplicate-key error
 
@@ -68,9 +71,9 @@ def convert(*args):
 
 # --- the summary line ---------------------------------------------------------------------------------
 
-@needs_corpus
-@pytest.mark.parametrize("path", [PLUME, IRIDIA], ids=["plume", "iridia"])
-def test_many_diagnostics_end_with_one_summary_line_by_code(path, tmp_path):
+@pytest.mark.parametrize("name", ["plume", "iridia"])
+def test_many_diagnostics_end_with_one_summary_line_by_code(name, tmp_path, corpus_files):
+    path = corpus_files[name]
     result = convert(path, "--to", "csljson", "--keep-going", "-o", tmp_path / "out.json")
     lines = result.stderr.splitlines()
     severities, codes = _tally(lines)
@@ -110,18 +113,16 @@ def test_summary_counts_the_rest_as_other():
     assert summary.endswith(", code-02 3, other 4)")  # code-01: 2; code-00: a warning and an error
 
 
-@needs_corpus
-def test_json_report_stays_one_json_array(tmp_path):
-    result = convert(PLUME, "--to", "csljson", "--keep-going", "--report", "json", "--ignore", "unmapped-field",
+def test_json_report_stays_one_json_array(tmp_path, corpus_files):
+    result = convert(corpus_files["plume"], "--to", "csljson", "--keep-going", "--report", "json", "--ignore", "unmapped-field",
                      "-o", tmp_path / "out.json")
     found = json.loads(result.stderr)  # no summary line or note after it
     assert len(found) > cli.SUMMARY_AFTER_LINES
     assert "unmapped-field" not in {d["code"] for d in found}
 
 
-@needs_corpus
-def test_check_summary_counts_findings_by_code():
-    result = CliRunner().invoke(cli.cli, ["check", str(IRIDIA)])
+def test_check_summary_counts_findings_by_code(corpus_files):
+    result = CliRunner().invoke(cli.cli, ["check", str(corpus_files["iridia"])])
     severities, codes = _tally(result.stdout.splitlines())
     last = result.stderr.splitlines()[-1]
     assert last.startswith("bibport check: ") and f"{severities['warning']} warnings (" in last
@@ -130,12 +131,11 @@ def test_check_summary_counts_findings_by_code():
 
 # --- --ignore -----------------------------------------------------------------------------------------
 
-@needs_corpus
-def test_check_ignores_key_convention():
-    everything = CliRunner().invoke(cli.cli, ["check", str(IRIDIA)])
+def test_check_ignores_key_convention(corpus_files):
+    everything = CliRunner().invoke(cli.cli, ["check", str(corpus_files["iridia"])])
     _, before = _tally(everything.stdout.splitlines())
     assert before["key-convention"] > 3000  # every entry of this real corpus
-    result = CliRunner().invoke(cli.cli, ["check", str(IRIDIA), "--ignore", "key-convention,non-ascii",
+    result = CliRunner().invoke(cli.cli, ["check", str(corpus_files["iridia"]), "--ignore", "key-convention,non-ascii",
                                           "--ignore", "missing-langid"])
     severities, after = _tally(result.stdout.splitlines())
     assert after == before - Counter({code: before[code] for code in ("key-convention", "non-ascii", "missing-langid")})

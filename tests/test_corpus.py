@@ -9,9 +9,9 @@ import pytest
 
 from bibport import api, formats
 from bibport.diagnostics import Report
-from conftest import SHARED, assert_schema_valid
+from conftest import assert_schema_valid, shared_files
 
-CORPORA = sorted((SHARED / "corpus").glob("*.bib"))
+CORPORA = shared_files("corpus", "*.bib", marks=pytest.mark.slow)
 ENTRY_START = re.compile(r"^\s*@\s*(\w+)\s*[{(]\s*([^,\s]*)", re.MULTILINE)
 NOT_CITABLE = {"string", "preamble", "comment", "xdata", "set"}
 

@@ -1,5 +1,6 @@
 """CSL-JSON reader validation, writer profiles, schema validity, golden cases."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -11,11 +12,14 @@ from hypothesis import strategies as st
 from bibport import csl
 from bibport.diagnostics import Report
 from bibport.formats import csljson
+from conftest import require_shared
 
 CASES = Path(__file__).parent / "cases"
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "shared/schemas/csl-data.json").read_text())
-if not SCHEMA:  # pragma: no cover
-    raise RuntimeError("schema missing")
+
+
+@functools.cache
+def schema() -> dict:
+    return json.loads(require_shared("schemas", "csl-data.json").read_text(encoding="utf-8"))
 
 
 def read(text):
@@ -26,7 +30,7 @@ def read(text):
 def write(items, **options):
     report = Report()
     text = csljson.write(items, report, **options)
-    jsonschema.validate(json.loads(text), SCHEMA)
+    jsonschema.validate(json.loads(text), schema())
     return text
 
 
@@ -35,7 +39,7 @@ def errors(report):
 
 
 def test_known_keys_are_the_schema_properties():
-    assert set(csl.KEY_ORDER) == set(SCHEMA["items"]["properties"])
+    assert set(csl.KEY_ORDER) == set(schema()["items"]["properties"])
 
 
 def test_valid_items_with_lenient_forms():
@@ -139,6 +143,7 @@ def test_hostile_json(text, code, line):
     report.render()
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(), st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
@@ -196,5 +201,5 @@ def test_golden(case):
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.glob("ris-*")))
 def test_ris_golden_outputs_are_schema_valid(case):
     expected = json.loads((CASES / case / "out.csl.json").read_text(encoding="utf-8"))
-    jsonschema.validate(expected, SCHEMA)
+    jsonschema.validate(expected, schema())
     write(expected)

@@ -52,13 +52,19 @@ CASE_DIRS = _cases()
 
 
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[c.name for c in CASE_DIRS])
-def test_read(case, csl_validator):
+def test_read(case):
     _, items, diagnostics = _read(case)
     text = formats.get("csljson").write(items, Report())
-    assert_schema_valid(csl_validator, json.loads(text))
     _check(case / "out.csl.json", text)
     if diagnostics or (case / "out.diagnostics").exists() or REGEN:
         _check(case / "out.diagnostics", diagnostics)
+
+
+# apart from test_read: the schema is shared test data, and a clone without it still checks the goldens
+@pytest.mark.parametrize("case", CASE_DIRS, ids=[c.name for c in CASE_DIRS])
+def test_read_is_schema_valid(case, csl_validator):
+    _, items, _ = _read(case)
+    assert_schema_valid(csl_validator, json.loads(formats.get("csljson").write(items, Report())))
 
 
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[c.name for c in CASE_DIRS])

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bibport.diagnostics import sanitize
-from conftest import ROOT, SHARED
+from conftest import ROOT, require_shared
 
 HOSTILE = ROOT / "tests" / "hostile"
 TIME_LIMIT = 10.0  # CPU seconds
@@ -425,7 +425,7 @@ def test_unwritable_output_folder_is_an_error_not_a_traceback(tmp_path):
 def write_big_bib(path: Path, entries: int = 20000) -> Path:
     """A generated .bib large enough that converting it takes seconds."""
     with open(path, "wb") as handle:
-        subprocess.run([sys.executable, str(SHARED / "tools" / "gen_bib.py"), "-n", str(entries)], stdout=handle,
+        subprocess.run([sys.executable, str(require_shared("tools", "gen_bib.py")), "-n", str(entries)], stdout=handle,
                        check=True, timeout=120)
     return path
 
@@ -436,6 +436,7 @@ def spawn(*args) -> subprocess.Popen:
                             stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # generates and converts 20,000 entries
 def test_ctrl_c_mid_run_leaves_previous_file(tmp_path):
     source = write_big_bib(tmp_path / "big.bib")
     folder = tmp_path / "out"

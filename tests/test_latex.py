@@ -92,6 +92,7 @@ def _document(source: str, engine: str, style: str, tmp: Path) -> None:
     (tmp / "main.tex").write_text(document, encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.tools
 @pytest.mark.parametrize("source,engine,style", CASES, ids=[f"{s}-{e}-{st}" for s, e, st in CASES])
 def test_compiles_cleanly(source, engine, style, tmp_path):

@@ -8,9 +8,10 @@ import pytest
 
 from bibport import csl
 from bibport.mappings import bibtex as bt
-from conftest import SHARED
+from conftest import require_shared
 
-SCHEMA = json.loads((SHARED / "schemas" / "csl-data.json").read_text(encoding="utf-8"))
+# every test here checks a table against the schema
+SCHEMA = json.loads(require_shared("schemas", "csl-data.json").read_text(encoding="utf-8"))
 PROPERTIES = SCHEMA["items"]["properties"]
 SCHEMA_TYPES = set(PROPERTIES["type"]["enum"])
 

@@ -14,10 +14,11 @@ import pytest
 from bibport import api, parallel
 from bibport.diagnostics import Report
 from bibport.formats import bibtex
-from conftest import CASES, SHARED
+from conftest import CASES, require_shared, shared_files
 
 HOSTILE = Path(__file__).parent / "hostile"
-BIB_INPUTS = sorted([*(SHARED / "corpus").glob("*.bib"), *HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])
+BIB_INPUTS = [*shared_files("corpus", "*.bib", marks=pytest.mark.slow),
+              *sorted([*HOSTILE.glob("bib-*.bib"), *CASES.glob("*/in.bib")])]
 
 
 def _serial(monkeypatch):
@@ -73,7 +74,7 @@ def test_chunked_forked_reading_matches_one_process(path, monkeypatch):
 @pytest.fixture(scope="module")
 def corpus_items():
     report = Report()
-    items = api.read_sources(sorted(str(p) for p in (SHARED / "corpus").glob("*.bib")), report)
+    items = api.read_sources(sorted(str(p) for p in require_shared("corpus").glob("*.bib")), report)
     return items, dict(report.origins)
 
 
@@ -82,6 +83,7 @@ def corpus_items():
     ("csljson", {}), ("csljson", {"profile": "zotero"}), ("ris", {}), ("ris", {"line_ending": "\n"}),
     ("bibtex", {}), ("biblatex", {}), ("bibtex", {"ascii": False}),
 ])
+@pytest.mark.slow
 def test_forked_writing_matches_one_process(fmt, options, corpus_items, monkeypatch):
     items, origins = corpus_items
 
@@ -143,13 +145,14 @@ def test_one_process_when_forking_does_not_pay():
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["bibtex", "ris", "csljson"])
 def test_read_items_join_the_oldest_generation(fmt):
     """Readers build their items with the cyclic collector off, then hand them to the oldest
     generation: left young, the collector's next pass walked every one (86 ms after 10k entries)."""
     import gc
 
-    bib = (SHARED / "corpus" / "iridia-references.bib").read_text(encoding="utf-8")
+    bib = require_shared("corpus", "iridia-references.bib").read_text(encoding="utf-8")
     text = bib if fmt == "bibtex" else api.write(api.read(bib, "bibtex", report=Report()), fmt)
     gc.collect()
     young_before = gc.get_count()[0]

@@ -1,13 +1,13 @@
-"""The house style reproduces ../shared/seed/reading-list.txt from refs/ (render --group-by keyword)."""
+"""The house style reproduces refs/reading-list.txt from refs/ (render --group-by keyword)."""
 
 from __future__ import annotations
 
 import re
 
 from bibport import api
-from conftest import REFS, SHARED
+from conftest import READING_LIST, REFS
 
-LISTING = (SHARED / "seed" / "reading-list.txt").read_text(encoding="utf-8")
+LISTING = READING_LIST.read_text(encoding="utf-8")
 # Where refs/ knowingly differs from the PDF-extracted list (see refs/SOURCES.md):
 # the list's SONIC author line is garbled, and it names Unikernels' SIGARCH reprint.
 KNOWN_FIXES = {

@@ -8,7 +8,7 @@ import pytest
 
 from bibport import api, formats
 from bibport.diagnostics import Report
-from conftest import REFS, SHARED
+from conftest import READING_LIST, REFS
 
 FILES = sorted(REFS.glob("*.bib"))
 SECTIONS = {"os-level-virtualization", "general", "hardware-virtualization", "serverless"}
@@ -56,7 +56,7 @@ def test_complete_record(path):
 
 
 def test_reading_list_titles_all_present():
-    listing = (SHARED / "seed" / "reading-list.txt").read_text(encoding="utf-8").lower()
+    listing = READING_LIST.read_text(encoding="utf-8").lower()
     listing = re.sub(r"\s+", " ", listing)
     for path in FILES:
         title = re.sub(r"<[^>]+>", "", api.read(path)[0]["title"]).lower()

@@ -184,7 +184,7 @@ def test_html_links_dois_and_urls_and_standalone_page():
 def test_markdown_escapes_and_links():
     item = dict(ITEMS[2], title="A *star* [and] _under_ <tag>")
     out, _ = render([item], style="apa", output="markdown")
-    assert r"A \*star\* \[and\] \_under\_ \<tag\>" in out
+    assert r"A \*star\* \[and\] \_under\_ \<tag>" in out  # `>` alone is no markup
     assert "[https://doi.org/10.1038/nature14539](<https://doi.org/10.1038/nature14539>)" in out
     assert "*Nature*" in out
 

@@ -3,7 +3,8 @@
 Both engines get the same items, style file and locale files. Every entry that differs after
 whitespace normalisation must be listed in tests/differential/known-differences.json with its
 cause; the test fails on a new difference and on a listed one that has gone (a ratchet both ways).
-Needs `npm ci --prefix tests/differential`; skips without it locally, fails under CI=true.
+Needs citeproc-js (`make` installs it when Node.js is on PATH: npm ci --prefix tests/differential);
+skips without it locally, fails under CI=true. Slow (minutes): not in `make test-fast`.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ STYLES = ("apa", "ieee", "acm-sig-proceedings", "chicago-author-date", "nature",
           "elsevier-harvard")
 TARGET = 0.95
 
-pytestmark = pytest.mark.tools
+pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
 
 def _need_node():
     if shutil.which("node") and (DIFF / "node_modules" / "citeproc").is_dir():
         return
-    reason = "citeproc-js missing: run `npm ci --prefix tests/differential`"
+    reason = "citeproc-js missing: `make` installs it when Node.js is on PATH (npm ci --prefix tests/differential)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
     pytest.skip(reason)

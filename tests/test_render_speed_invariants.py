@@ -44,6 +44,7 @@ def test_sort_keys_computed_in_workers_sort_as_citeproc_does(style):
     assert sorted(forked) == sorted(keys)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["apa", "ieee", "chicago-author-date"])
 @pytest.mark.parametrize("output", ["text", "html"])
 def test_forked_render_matches_serial(monkeypatch, style, output):

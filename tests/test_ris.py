@@ -482,6 +482,7 @@ def ris_items(draw):
     return item
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ris_items(), min_size=1, max_size=4), st.sampled_from(["\r\n", "\n"]))
 def test_round_trip_on_expressible_subset(items, eol):

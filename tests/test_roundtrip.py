@@ -26,7 +26,7 @@ from bibport.mappings import bibtex as bib_table
 from bibport.mappings import ris as ris_table
 from bibport.values.keys import is_valid_key
 from bibport.values.markup import strip_markup
-from conftest import CASES, REFS, SHARED
+from conftest import CASES, REFS, shared_files
 
 FORMATS = ("csljson", "bibtex", "biblatex", "ris")
 WRITE_OPTIONS = {"ris": {"line_ending": "\n"}}
@@ -679,7 +679,7 @@ def test_canonical_output_is_a_fixed_point(path, fmt):
 
 # ================================================================== real-world corpora through RIS
 
-CORPORA = sorted((SHARED / "corpus").glob("*.bib"))
+CORPORA = shared_files("corpus", "*.bib", marks=pytest.mark.slow)
 
 
 def _pairs(items: list[dict]) -> dict[tuple[int, str], object]:

@@ -302,6 +302,7 @@ _NO_NOCASE = _tree(_PLAIN)
 RICH = _tree(st.one_of(_NO_NOCASE, _wrapped(_NO_NOCASE, [(NC, "</span>")])))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(RICH, st.booleans())
 def test_rich_round_trip_property(rich, ascii):
@@ -322,6 +323,7 @@ def test_output_braces_balanced_for_bibtex(rich, ascii):
     assert _bibtex_balanced(from_unicode(rich, ascii=ascii))
 
 
+@pytest.mark.slow
 @given(RICH)
 def test_ascii_output_is_ascii_for_latin(rich):
     latex = from_unicode(rich)

@@ -34,6 +34,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -1110,22 +1111,139 @@ class _Html(_Writer):
         return f'<div class="csl-entry" id="ref-{key}">{body}</div>'
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~^$])")
-
+# CommonMark syntax that data could form inside a line (https://spec.commonmark.org/0.31.2/): code spans,
+# emphasis and links anywhere; `\` only escapes ASCII punctuation (or our own markup right after the piece);
+# `_` cannot emphasise between two alphanumerics; `<` opens HTML and autolinks only before a non-space;
+# `&` only before an entity-like run (and `!` right before our own link, see inline). Everything else is
+# plain text.
+_MD_INLINE = re.compile(r"[`*\[\]]|\\(?=[!-/:-@\[-`{-~]|\Z)|_(?!(?<=[^\W_]_)[^\W_])|<(?!\s)"
+                        r"|&(?=#?[0-9A-Za-z]+;)")
+# Block syntax that only counts at the start of a line: ATX heading, block quote, bullet list,
+# thematic break (`---`; `***`, `___` are escaped inline), tilde fence, ordered list.
+_MD_LINE_START = re.compile(r"^(?:#{1,6}(?=[ \t]|$)|>|[-+](?=[ \t]|$)|-(?=[- \t]*$)|~(?=~~))")
+_MD_ORDERED = re.compile(r"^(\d{1,9})([.)])(?=[ \t]|$)")
+_MD_LINE_BREAK = re.compile(r"\r\n?|\n")
+_MD_EMPHASIS = {"i": ("*", "<i>", "</i>"), "b": ("**", "<b>", "</b>")}
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 class _Markdown(_Writer):
-    tags = {"i": ("*", "*"), "b": ("**", "**"), "sup": ("<sup>", "</sup>"), "sub": ("<sub>", "</sub>"),
-            "sc": ("", "")}
+    """CommonMark: each entry one line (a paragraph, or an ordered-list item for `1.` labels); data is
+    escaped only where CommonMark would read it as syntax, and never starts a line."""
+
+    tags = {"sup": ("<sup>", "</sup>"), "sub": ("<sub>", "</sub>"), "sc": ("", "")}
 
     def escape(self, text):
-        return _MD_SPECIAL.sub(r"\\\1", text)
+        return _MD_INLINE.sub(r"\\\g<0>", _MD_LINE_BREAK.sub(" ", text))
 
     def link(self, text, target):
-        return f"[{self.escape(text)}](<{target.replace('<', '%3C').replace('>', '%3E')}>)"
+        target = _MD_LINE_BREAK.sub("", target).replace("\\", "\\\\").replace("<", "%3C").replace(">", "%3E")
+        return f"[{self.escape(text)}](<{target}>)"
+
+    def inline(self, text, pairs=()):
+        # atoms: escaped strings and (kind, opening) markers
+        atoms: list = []
+        for kind, value in _tokens(text):
+            if kind != "text":
+                atoms.append((value, kind == "open"))
+                continue
+            value = _UNSAFE_CHARS.sub("", value)
+            for piece, target in _split_links(value, list(pairs)):
+                if target and atoms and isinstance(atoms[-1], str) and atoms[-1].endswith("!"):
+                    atoms[-1] = atoms[-1][:-1] + "\\!"  # `![` would make our link an image
+                atoms.append(self.link(piece, target) if target else self.escape(piece))
+        return self._markup(_md_tidy(atoms))
+
+    def _markup(self, atoms) -> str:
+        """Emphasis as `*`/`**` where CommonMark's flanking rules let it open and close exactly there,
+        otherwise as inline HTML (`*(x)*` after a letter, or next to other markup, is literal text)."""
+        def beside(at: int, step: int) -> str | None:
+            near = at + step
+            if not 0 <= near < len(atoms):
+                return " "
+            return None if isinstance(atoms[near], tuple) else atoms[near][0 if step > 0 else -1]
+
+        def flanks(at: int, opening: bool) -> bool:
+            before, after = beside(at, -1), beside(at, 1)
+            if before is None or after is None:
+                return False  # delimiter runs would merge with the markup beside
+            inner, outer = (after, before) if opening else (before, after)
+            # stricter than either reading of "punctuation" (CommonMark 0.31 adds symbols): the
+            # inner side counts symbols, the outer side does not
+            return not inner.isspace() and (unicodedata.category(inner)[0] not in "PS" or outer.isspace()
+                                             or unicodedata.category(outer)[0] == "P" or outer in _ASCII_PUNCT)
+
+        out, stack = [], []
+        for at, atom in enumerate(atoms):
+            if not isinstance(atom, tuple):
+                out.append(atom)
+                continue
+            kind, opening = atom
+            if kind not in _MD_EMPHASIS:
+                out.append(self.tags.get(kind, ("", ""))[0 if opening else 1])
+                continue
+            if opening:
+                stack.append((kind, len(out), flanks(at, True)))
+                out.append(None)
+                continue
+            _, slot, ok = stack.pop()
+            mark, html_open, html_close = _MD_EMPHASIS[kind]
+            if ok and flanks(at, False):
+                out[slot] = mark
+                out.append(mark)
+            else:
+                out[slot] = html_open
+                out.append(html_close)
+        return "".join(out)
+
+    def line(self, text: str) -> str:
+        """One line of output from inline text: no leading blanks (an indented code block), no block syntax."""
+        text = text.lstrip(" \t")
+        return _MD_ORDERED.sub(r"\1\\\2", _MD_LINE_START.sub(r"\\\g<0>", text))
 
     def entry(self, entry):
-        text = super().entry(entry)
-        return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-=] )", r"\\\1", text))
+        body = self.inline(entry.body, _links(entry))
+        return self.line((self.inline(entry.label) + " " + body) if entry.label else body)
+
+    def entries(self, entries) -> list[str]:
+        """Entries labelled 1., 2., 3. ... become an ordered list (the label its marker), others paragraphs."""
+        numbers = [_MD_ORDERED.match(e.label or "") for e in entries]
+        if entries and all(m and m.end() == len(e.label) for m, e in zip(numbers, entries, strict=True)):
+            first, delimiter = int(numbers[0].group(1)), numbers[0].group(2)
+            if all(int(m.group(1)) == first + i and m.group(2) == delimiter for i, m in enumerate(numbers)):
+                return [e.label + " " + self.line(self.inline(e.body, _links(e))) for e in entries]
+        return [self.entry(e) for e in entries]
+
+    def heading(self, text: str) -> str:
+        # a closing run of `#` would be dropped from an ATX heading
+        text = self.escape(_UNSAFE_CHARS.sub("", text)).strip(" \t")
+        return "## " + re.sub(r"(^|[ \t])(#+[ \t]*)$", r"\1\\\2", text)
+
+
+def _md_tidy(atoms: list) -> list:
+    """Blanks at the inner edge of an emphasis move outside it (CommonMark would print `* x*` as is);
+    empty emphasis goes (`**` is no markup)."""
+    atoms = [a for a in atoms if a != ""]
+    changed = True
+    while changed:
+        changed = False
+        for at in range(len(atoms) - 1):
+            here, after = atoms[at], atoms[at + 1]
+            if isinstance(here, tuple) and here[1] and isinstance(after, tuple) and not after[1] \
+                    and after[0] == here[0]:
+                del atoms[at:at + 2]
+                changed = True
+                break
+            if isinstance(here, tuple) and here[1] and isinstance(after, str) and after[:1].isspace():
+                stripped = after.lstrip()
+                atoms[at:at + 2] = [after[:len(after) - len(stripped)], here] + ([stripped] if stripped else [])
+                changed = True
+                break
+            if isinstance(after, tuple) and not after[1] and isinstance(here, str) and here[-1:].isspace():
+                stripped = here.rstrip()
+                atoms[at:at + 2] = ([stripped] if stripped else []) + [after, here[len(stripped):]]
+                changed = True
+                break
+    return atoms
 
 
 _RST_SPECIAL = re.compile(r"([\\`*_|])")
@@ -1182,7 +1300,7 @@ _CSS = ("body{font-family:Georgia,serif;max-width:48em;margin:2em auto;padding:0
 
 def _emit(output: str, citations: list[str], groups, standalone: bool, style_name: str) -> str:
     writer = WRITERS[output]()
-    cited = [writer.inline(c) for c in citations]
+    cited = [writer.line(writer.inline(c)) if output == "markdown" else writer.inline(c) for c in citations]
     blocks = []
     if output == "html":
         parts = []
@@ -1213,11 +1331,11 @@ def _emit(output: str, citations: list[str], groups, standalone: bool, style_nam
         return (head + "\n" if head else "") + body + "\n"
     separator = "\n" if output == "text" else "\n\n"
     for heading, entries in groups:
-        lines = [writer.entry(e) for e in entries]
+        lines = writer.entries(entries) if output == "markdown" else [writer.entry(e) for e in entries]
         text = separator.join(lines)
         if heading:
             if output == "markdown":
-                text = f"## {writer.escape(heading)}\n\n{text}"
+                text = f"{writer.heading(heading)}\n\n{text}"
             elif output == "rst":
                 title = writer.escape(heading)
                 text = f"{title}\n{'=' * len(title)}\n\n{text}"
