@@ -1027,6 +1027,9 @@ def _default_genre(entry_type: str) -> str | None:
     return row.genre if row else None
 
 
+_UNCACHED_CHARS = 512
+
+
 @lru_cache(maxsize=65536)  # venues, publishers and names repeat; from_unicode is pure
 def _from_unicode(text: str, ascii_only: bool) -> str:
     return latex.from_unicode(text, ascii=ascii_only)
@@ -1037,6 +1040,8 @@ class _Encoder:
         self.ascii_only = ascii_only
 
     def __call__(self, text: str) -> str:
+        if len(text) > _UNCACHED_CHARS:  # a long abstract is rarely repeated: the cache would pin it
+            return latex.from_unicode(text, ascii=self.ascii_only)
         return _from_unicode(text, self.ascii_only)
 
 
@@ -1168,10 +1173,12 @@ def _field_value(kind, variable, value, others, encode: _Encoder, dialect, warn)
 def _format_entry(entry_type: str, key: str, fields: dict[str, str]) -> str:
     ordered = sorted(fields, key=lambda n: (_FIELD_RANK.get(n, len(_FIELD_RANK)), n))
     width = max((len(n) for n in ordered), default=0)
-    lines = [f"@{entry_type}{{{key},"]
-    lines += [f"  {name.ljust(width)} = {fields[name]}," for name in ordered]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    # One join: a huge value is copied once into the entry, not once per line and again per join.
+    parts = [f"@{entry_type}{{{key},\n"]
+    for name in ordered:
+        parts += ("  ", name.ljust(width), " = ", fields[name], ",\n")
+    parts.append("}\n")
+    return "".join(parts)
 
 
 def write(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = None, **_options) -> str:
@@ -1213,4 +1220,5 @@ def _texts(items: list, start: int, stop: int, entry_keys: list[str], dialect: s
         if encode.ascii_only and not all(value.isascii() for value in fields.values()):
             warn("non-ascii", "characters with no LaTeX escape left as UTF-8")
         chunks.append(_format_entry(entry_type, key, fields))
+    fields = None  # the last entry's values are in its chunk now: not held during the join
     return "\n".join(chunks), recorder.calls

@@ -699,8 +699,17 @@ def _encode_text(text: str, ascii: bool, out: list[str]) -> None:
     _encode_plain(text[pos:], ascii, out)
 
 
+_LITERAL_BRACES = frozenset(("\\{", "\\}"))
+_JOIN_EVERY = 1024  # pieces per joined string: a 20 MB abstract is not kept as millions of small str
+
+
 def _encode_plain(text: str, ascii: bool, out: list[str]) -> None:
+    """Append text's LaTeX to out. Consecutive pieces are joined into one string as they come (the
+    ligature test needs only the last character); a literal brace stays a piece of its own, for
+    _balance_literal_braces."""
     pos, n = 0, len(text)
+    run: list[str] = []
+    last = out[-1][-1] if out else ""
     while pos < n:
         m = _SAFE_RUN.match(text, pos)
         if not m:
@@ -710,10 +719,25 @@ def _encode_plain(text: str, ascii: bool, out: list[str]) -> None:
             if cluster.endswith("\u0361") and pos < n:  # the tie spans two letters
                 cluster += text[pos]
                 pos += 1
-            _emit(out, _escape_cluster(cluster, ascii))
+            piece = _escape_cluster(cluster, ascii)
         else:
-            _emit(out, m.group())
+            piece = m.group()
             pos = m.end()
+        if last + piece[0] in _LIGATURE_PAIRS:
+            run.append("{}")
+        last = piece[-1]
+        if piece in _LITERAL_BRACES:
+            if run:
+                out.append("".join(run))
+                run = []
+            out.append(piece)
+            continue
+        run.append(piece)
+        if len(run) >= _JOIN_EVERY:
+            out.append("".join(run))
+            run = []
+    if run:
+        out.append("".join(run))
 
 
 def from_unicode(rich: str, *, ascii: bool = True) -> str:
