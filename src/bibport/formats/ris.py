@@ -256,11 +256,20 @@ def _id_of(entries: list[list]) -> str | None:
     return next((value for tag, value, _ in entries if tag == "ID" and value), None)
 
 
-def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
-    """Split the text into records [(TY line, [[tag, value, line], ...])], reporting structure errors."""
+def _lines(text: str) -> Iterator[str]:
+    """The lines _LINE_BREAK.split(text) would give, one at a time: a list of every line of a large
+    file cost more memory than the items read from it."""
+    pos = 0
+    for match in _LINE_BREAK.finditer(text):
+        yield text[pos:match.start()]
+        pos = match.end()
+    yield text[pos:]
+
+
+def _scan(text: str, report, source) -> Iterator[tuple[int, list[list]]]:
+    """Yield the records [(TY line, [[tag, value, line], ...])] as they close, reporting structure errors."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    records = []
     current: tuple[int, list[list]] | None = None
     in_stray = False
     unsafe_lines: list[int] = []  # of the open record: it is skipped, and named when it closes
@@ -271,7 +280,7 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
                          source=source, line=bad, key=_id_of(entries))
         unsafe_lines.clear()
 
-    for number, raw in enumerate(_LINE_BREAK.split(text), 1):
+    for number, raw in enumerate(_lines(text), 1):
         line = re.sub(r"\s?[\u2028\u2029]\s?", " ", raw)
         if _UNSAFE_CHARS.search(line):
             if current is None and line.strip():
@@ -307,7 +316,7 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
             if any(start <= n <= number for n in unsafe_lines):
                 reject_unsafe(entries)
             else:
-                records.append(current)
+                yield current
             current = None
         elif tag is not None:
             entries.append([tag, value, number])
@@ -326,7 +335,6 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list]]]:
         report.error("ris-missing-er",
                      f"record opened at line {current[0]} has no ER before the end of input: skipped",
                      source=source, line=current[0], key=_id_of(current[1]))
-    return records
 
 
 class _Record:
@@ -483,11 +491,19 @@ def read(text, report, *, source=None) -> list[dict]:
 
 
 def _read(text: str, report, source) -> list[dict]:
-    records = [_Record(start, entries) for start, entries in _scan(text, report, source)]
-    items = [record.build() for record in records]
+    # Each record is built as it closes and its tag lines dropped, and each item is let go once
+    # normalized: the tag lines, the items and their normalized copies never all coexist.
+    records, items = [], []
+    for start, entries in _scan(text, report, source):
+        record = _Record(start, entries)
+        items.append(record.build())
+        record.entries = None
+        records.append(record)
     keys = assign_keys(items)
     out = []
-    for record, item, key in zip(records, items, keys, strict=True):
+    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+        item = items[index]
+        items[index] = None
         item["id"] = key
         item["citation-key"] = key
         for severity, code, message, line in sorted(record.notes, key=lambda n: n[3] or record.start):
