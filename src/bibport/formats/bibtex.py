@@ -290,6 +290,7 @@ PARALLEL_MIN_CHARS = 256_000     # below this, forking costs more than it saves
 PARALLEL_MIN_ENTRIES = 500
 ITEMS_PER_JOB = 250
 _BLOCK_START = re.compile(r"\n(?=@\w*[ \t]*[{(])")
+_INLINE_BLOCK_START = re.compile(r"\s@\w+[ \t]*[{(]")
 _AT_GAP = re.compile(r"^([ \t]*@)[ \t]+(?=[A-Za-z][\w-]*[ \t]*[{(])", re.MULTILINE)
 _AT_GAP_HINT = re.compile(r"@[ \t]")  # a literal-led search: ~15x faster than _AT_GAP on files without gaps
 
@@ -408,14 +409,25 @@ _NO_MACROS: dict[str, str] = {}
 
 def _split_points(text: str, parts: int) -> list[int]:
     """Offsets of line-start block openings near equal shares of text (bibtexparser always begins a
-    new block at one, even inside a broken entry, so each share parses as it would in place)."""
+    new block at one, even inside a broken entry, so each share parses as it would in place).
+    Past the last line-start opening (a whole file on one line), an opening after a blank is taken:
+    if that cut an entry open, the share before it ends in a failed block and _blocks parses the
+    two as one, so the blocks are the same, but a one-line file is not parsed in one piece."""
     points = [0]
+    line_starts = True  # False once none is left: a one-line file is not rescanned per share
     for share in range(1, parts):
-        match = _BLOCK_START.search(text, max(len(text) * share // parts, points[-1]))
-        if match is None:
-            break
-        if match.end() > points[-1]:
-            points.append(match.end())
+        start = max(len(text) * share // parts, points[-1])
+        match = _BLOCK_START.search(text, start) if line_starts else None
+        if match is not None:
+            point = match.end()
+        else:
+            line_starts = False
+            match = _INLINE_BLOCK_START.search(text, start)
+            if match is None:
+                break
+            point = match.start() + 1
+        if point > points[-1]:
+            points.append(point)
     return points
 
 
