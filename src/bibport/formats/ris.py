@@ -491,22 +491,21 @@ def read(text, report, *, source=None) -> list[dict]:
 
 
 def _read(text: str, report, source) -> list[dict]:
-    # Each record is built as it closes and its tag lines dropped, and each item is let go once
+    # Each record is built as it closes and then dropped (its tag lines with it), and each item is let go once
     # normalized: the tag lines, the items and their normalized copies never all coexist.
-    records, items = [], []
+    notes, items = [], []  # notes: (TY line, diagnostics) of each record, kept for its key
     for start, entries in _scan(text, report, source):
         record = _Record(start, entries)
         items.append(record.build())
-        record.entries = None
-        records.append(record)
+        notes.append((start, record.notes))
     keys = assign_keys(items)
     out = []
-    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+    for index, ((start, record_notes), key) in enumerate(zip(notes, keys, strict=True)):
         item = items[index]
         items[index] = None
         item["id"] = key
         item["citation-key"] = key
-        for severity, code, message, line in sorted(record.notes, key=lambda n: n[3] or record.start):
-            report.add(severity, code, message, source=source, line=line or record.start, key=key)
+        for severity, code, message, line in sorted(record_notes, key=lambda n: n[3] or start):
+            report.add(severity, code, message, source=source, line=line or start, key=key)
         out.append(csl.normalize(item))
     return out
