@@ -56,3 +56,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf dist build *.egg-info
+bench-memory: $(STAMP) ; $(BIN)/python bench/memory.py

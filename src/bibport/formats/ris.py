@@ -256,14 +256,23 @@ def _id_of(entries: list[list]) -> str | None:
     return next((value for tag, value, _ in entries if tag == "ID" and value), None)
 
 
+_PIECE_CHARS = 1 << 20
+
+
 def _lines(text: str) -> Iterator[str]:
-    """The lines _LINE_BREAK.split(text) would give, one at a time: a list of every line of a large
-    file cost more memory than the items read from it."""
-    pos = 0
-    for match in _LINE_BREAK.finditer(text):
-        yield text[pos:match.start()]
-        pos = match.end()
-    yield text[pos:]
+    """The lines _LINE_BREAK.split(text) gives, split about a megabyte at a time: a list of every
+    line of a large file cost more memory than the items read from it. Pieces end just after a
+    `\n`, so no `\r\n` is cut in two."""
+    start = 0
+    while True:
+        cut = text.find("\n", start + _PIECE_CHARS)
+        if cut < 0:
+            yield from _LINE_BREAK.split(text[start:] if start else text)
+            return
+        lines = _LINE_BREAK.split(text[start:cut + 1])
+        lines.pop()  # the empty line after the piece's last `\n`: the next piece goes on from there
+        yield from lines
+        start = cut + 1
 
 
 def _scan(text: str, report, source) -> Iterator[tuple[int, list[list]]]:
