@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bibport.values import latex as latex_module
@@ -397,3 +397,25 @@ def test_huge_value_escaped_as_its_parts():
     assert from_unicode(unit * 40000, ascii=True) == from_unicode(unit, ascii=True) * 40000
     out = from_unicode("}" + unit * 20000 + "{", ascii=True)
     assert out.startswith("\\textbraceright{}M") and out.endswith("lab\\_2; \\textbraceleft{}")
+
+
+_LATEX_PIECES = st.sampled_from(["a", " ", "  ", "{", "}", "\\emph{", "\\em ", "\\bf ", "\\'e", "\\'{", "--",
+                                 "~", "$x^2$", "$\\alpha$", "\\fg", "\\og ", "\\ss", "\\textit{", "\\url{",
+                                 "\\foo", "\\input", "``", "''", "\\\\", "\\", "$", "\\c c", "{\\'e}",
+                                 "\\-", "\\relax ", "\\/"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_LATEX_PIECES, max_size=40).map("".join), st.booleans(), st.sampled_from([2, 3, 4, 1024]))
+@example("a {b \\em \\-\\-\\-} x", True, 2)  # a declaration covering no text, after joins
+@example("x \\og  \\-\\- \\fg y", True, 2)     # \fg strips the joined spaces before it
+def test_decoder_joining_parts_matches_plain_emit(raw, protect, every):
+    """Long values join decoded parts as they go: the same text and warnings as one part per emit."""
+    expected = latex_module._convert(raw, protect)
+    long_value, join_parts = latex_module._LONG_VALUE, latex_module._JOIN_PARTS
+    try:
+        latex_module._LONG_VALUE, latex_module._JOIN_PARTS = -1, every
+        got = latex_module._convert(raw, protect)
+    finally:
+        latex_module._LONG_VALUE, latex_module._JOIN_PARTS = long_value, join_parts
+    assert got == expected

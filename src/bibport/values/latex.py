@@ -285,10 +285,12 @@ def _match_brace(s: str, start: int) -> int:
 
 
 _ROOT, _PLAIN, _NOCASE_GROUP, _WRAP, _ACCENT = range(5)
+_LONG_VALUE = 65_536   # chars: longer values join their decoded parts as they go
+_JOIN_PARTS = 1024
 
 
 class _Frame:
-    __slots__ = ("kind", "payload", "parts", "closes", "mark")
+    __slots__ = ("kind", "payload", "parts", "closes", "mark", "joined")
 
     def __init__(self, kind: int, payload, mark: int) -> None:
         self.kind = kind
@@ -296,6 +298,7 @@ class _Frame:
         self.parts: list[str] = []
         self.closes: list[tuple[str, int, int]] = []  # declarations: (closing tag, index, mark)
         self.mark = mark  # text produced before the frame opened: equal at close = empty
+        self.joined = 0   # parts before this index are already joined (emit_joining)
 
 
 class _Decoder:
@@ -310,6 +313,8 @@ class _Decoder:
         self.ghosts = 0       # groups past MAX_DEPTH: only counted
         self.produced = 0
         self.warnings: dict[tuple[str, str], None] = {}
+        if self.n > _LONG_VALUE:
+            self.emit = self.emit_joining  # per instance: short values keep the plain, faster emit
 
     def warn(self, code: str, message: str) -> None:
         self.warnings[(code, message)] = None
@@ -317,6 +322,21 @@ class _Decoder:
     def emit(self, text: str) -> None:
         self.stack[-1].parts.append(text)
         self.produced += len(text)
+
+    def emit_joining(self, text: str) -> None:
+        """emit(), joining the frame's parts after its last declaration into one string once they
+        are many (a 20 MB abstract is not held as millions of small str). Only a declaration's
+        part is rewritten later, by index; unskip strips the joined tail as it strips the parts."""
+        frame = self.stack[-1]
+        parts = frame.parts
+        parts.append(text)
+        self.produced += len(text)
+        if len(parts) - frame.joined >= _JOIN_PARTS:
+            # from the last declaration or the last joined string on: nothing is joined twice
+            start = max(frame.joined, frame.closes[-1][1] + 1 if frame.closes else 0)
+            if len(parts) - start >= _JOIN_PARTS // 2:
+                parts[start:] = ["".join(parts[start:])]
+                frame.joined = start + 1
 
     def run(self) -> str:
         s, n = self.s, self.n
