@@ -290,6 +290,7 @@ _JOIN_PARTS = 1024
 
 
 class _Frame:
+    # joined: parts before this index are already joined (emit_joining sets it; unset means 0)
     __slots__ = ("kind", "payload", "parts", "closes", "mark", "joined")
 
     def __init__(self, kind: int, payload, mark: int) -> None:
@@ -298,7 +299,6 @@ class _Frame:
         self.parts: list[str] = []
         self.closes: list[tuple[str, int, int]] = []  # declarations: (closing tag, index, mark)
         self.mark = mark  # text produced before the frame opened: equal at close = empty
-        self.joined = 0   # parts before this index are already joined (emit_joining)
 
 
 class _Decoder:
@@ -331,9 +331,10 @@ class _Decoder:
         parts = frame.parts
         parts.append(text)
         self.produced += len(text)
-        if len(parts) - frame.joined >= _JOIN_PARTS:
+        joined = getattr(frame, "joined", 0)
+        if len(parts) - joined >= _JOIN_PARTS:
             # from the last declaration or the last joined string on: nothing is joined twice
-            start = max(frame.joined, frame.closes[-1][1] + 1 if frame.closes else 0)
+            start = max(joined, frame.closes[-1][1] + 1 if frame.closes else 0)
             if len(parts) - start >= _JOIN_PARTS // 2:
                 parts[start:] = ["".join(parts[start:])]
                 frame.joined = start + 1
