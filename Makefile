@@ -74,3 +74,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf dist build *.egg-info
+bench-memory: $(STAMP) ; $(BIN)/python bench/memory.py

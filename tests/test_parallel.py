@@ -71,6 +71,36 @@ def test_chunked_forked_reading_matches_one_process(path, monkeypatch):
     assert got[0] == expected[0]
 
 
+def _read_text(text: str):
+    report = Report()
+    items = bibtex.read(text, report, source="one-line.bib")
+    return items, [d.render() for d in report.diagnostics]
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs os.fork")
+@pytest.mark.parametrize("path", BIB_INPUTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_one_line_file_cut_between_blocks_reads_as_one_parse(path, monkeypatch):
+    """A file on one line has no line-start opening to cut at: the cuts fall on openings after a
+    blank, inside values and broken entries too, and must still give one parse's blocks."""
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\r", " ").replace("\n", " ")
+    with monkeypatch.context() as serial:
+        _serial(serial)
+        expected = _read_text(text)
+    with monkeypatch.context() as forked:
+        forks = _forked(forked, chunk_chars=max(200, len(text) // 9))
+        got = _read_text(text)
+    assert forks or len(text) < 400
+    assert got[1] == expected[1]
+    assert got[0] == expected[0]
+
+
+def test_one_line_text_is_cut_into_shares():
+    one_line = " ".join(f"@misc{{k{n}, note = {{x}}}}" for n in range(400))
+    points = bibtex._split_points(one_line, 8)
+    assert len(points) == 8
+    assert all(one_line.startswith("@misc{", point) for point in points[1:])
+
+
 @pytest.fixture(scope="module")
 def corpus_items():
     report = Report()

@@ -505,3 +505,15 @@ def test_golden(case):
     # out.csl.json is the CSL-JSON writer's output for the items read (tests/test_golden.py's rule)
     assert csljson.write(items, Report()) == (folder / "out.csl.json").read_text(encoding="utf-8")
     assert json.loads((folder / "out.csl.json").read_text(encoding="utf-8")) == items
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="a\r\n", max_size=40), st.integers(min_value=0, max_value=6))
+def test_lines_in_pieces_are_the_lines_of_one_split(text, piece_chars):
+    real = ris._PIECE_CHARS
+    try:
+        ris._PIECE_CHARS = piece_chars  # tiny pieces: every cut point is tried
+        got = list(ris._lines(text))
+    finally:
+        ris._PIECE_CHARS = real
+    assert got == ris._LINE_BREAK.split(text)

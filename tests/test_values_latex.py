@@ -3,9 +3,10 @@
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bibport.values import latex as latex_module
 from bibport.values.latex import from_unicode, to_unicode
 
 NC = '<span class="nocase">'
@@ -349,3 +350,74 @@ def test_flat_group_check_does_not_backtrack(tail):
 ])
 def test_flat_groups(latex, protect, expected):
     assert to_unicode(latex, protect_case=protect) == expected
+
+
+
+# --- from_unicode on long text: runs joined as they come, same bytes as one piece per run -------------
+
+def _one_piece_per_run(text, ascii, out):
+    """The simple definition of latex._encode_plain: each safe run and each escaped cluster a piece
+    of its own in out, `{}` between two pieces TeX would read as a ligature."""
+    pos, n = 0, len(text)
+    while pos < n:
+        match = latex_module._SAFE_RUN.match(text, pos)
+        if match:
+            piece, pos = match.group(), match.end()
+        else:
+            match = latex_module._CLUSTER.match(text, pos)
+            cluster, pos = match.group(), match.end()
+            if cluster.endswith("\u0361") and pos < n:
+                cluster += text[pos]
+                pos += 1
+            piece = latex_module._escape_cluster(cluster, ascii)
+        if out and out[-1][-1] + piece[0] in latex_module._LIGATURE_PAIRS:
+            out.append("{}")
+        out.append(piece)
+
+
+_PIECES = st.sampled_from(["-", "--", "`", "'", "{", "}", "\\", "&", "é", "ø", "α", "o\u0361o", "$x^2$",
+                           "$", " ", "ab", "<", ">", ",", "!", "?", NC, "</span>", "<i>", "</i>", "\u2013"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join), st.booleans(), st.sampled_from([1, 2, 3, 1024]))
+def test_joined_runs_match_one_piece_per_run(rich, ascii, every):
+    joined, plain = latex_module._JOIN_EVERY, latex_module._encode_plain
+    try:
+        latex_module._JOIN_EVERY = every
+        got = from_unicode(rich, ascii=ascii)
+        latex_module._encode_plain = _one_piece_per_run
+        expected = from_unicode(rich, ascii=ascii)
+    finally:
+        latex_module._JOIN_EVERY, latex_module._encode_plain = joined, plain
+    assert got == expected
+
+
+def test_huge_value_escaped_as_its_parts():
+    """A 2 MB value (thousands of joined runs) is escaped as its repeated unit is."""
+    unit = "M\u00fcller & S\u00f8hne -- 50% of {DNA} \u2013 `q' \u2026 lab_2; "
+    assert from_unicode(unit * 40000, ascii=True) == from_unicode(unit, ascii=True) * 40000
+    out = from_unicode("}" + unit * 20000 + "{", ascii=True)
+    assert out.startswith("\\textbraceright{}M") and out.endswith("lab\\_2; \\textbraceleft{}")
+
+
+_LATEX_PIECES = st.sampled_from(["a", " ", "  ", "{", "}", "\\emph{", "\\em ", "\\bf ", "\\'e", "\\'{", "--",
+                                 "~", "$x^2$", "$\\alpha$", "\\fg", "\\og ", "\\ss", "\\textit{", "\\url{",
+                                 "\\foo", "\\input", "``", "''", "\\\\", "\\", "$", "\\c c", "{\\'e}",
+                                 "\\-", "\\relax ", "\\/"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_LATEX_PIECES, max_size=40).map("".join), st.booleans(), st.sampled_from([2, 3, 4, 1024]))
+@example("a {b \\em \\-\\-\\-} x", True, 2)  # a declaration covering no text, after joins
+@example("x \\og  \\-\\- \\fg y", True, 2)     # \fg strips the joined spaces before it
+def test_decoder_joining_parts_matches_plain_emit(raw, protect, every):
+    """Long values join decoded parts as they go: the same text and warnings as one part per emit."""
+    expected = latex_module._convert(raw, protect)
+    long_value, join_parts = latex_module._LONG_VALUE, latex_module._JOIN_PARTS
+    try:
+        latex_module._LONG_VALUE, latex_module._JOIN_PARTS = -1, every
+        got = latex_module._convert(raw, protect)
+    finally:
+        latex_module._LONG_VALUE, latex_module._JOIN_PARTS = long_value, join_parts
+    assert got == expected

@@ -237,8 +237,10 @@ def read_sources(sources, report: Report, *, format: str | None = None, encoding
                     report.error("unknown-format", f"cannot tell the format of {path}: use --from", source=path)
                     continue
                 fmt = formats.get(sniffed)
+        undecodable = "\ufffd" in text and "\ufffd".encode() not in data
+        del data  # the bytes are not needed while reading: a large file is not held twice
         found = fmt.read(text, report, source=source)
-        if "\ufffd" in text and "\ufffd".encode() not in data:
+        if undecodable:
             # never write mojibake: entries holding undecodable bytes are skipped, and named
             kept = []
             for item in found:

@@ -295,6 +295,7 @@ PARALLEL_MIN_CHARS = 256_000     # below this, forking costs more than it saves
 PARALLEL_MIN_ENTRIES = 500
 ITEMS_PER_JOB = 250
 _BLOCK_START = re.compile(r"\n(?=@\w*[ \t]*[{(])")
+_INLINE_BLOCK_START = re.compile(r"\s@\w+[ \t]*[{(]")
 _AT_GAP = re.compile(r"^([ \t]*@)[ \t]+(?=[A-Za-z][\w-]*[ \t]*[{(])", re.MULTILINE)
 _AT_GAP_HINT = re.compile(r"@[ \t]")  # a literal-led search: ~15x faster than _AT_GAP on files without gaps
 
@@ -530,14 +531,25 @@ _NO_MACROS: dict[str, str] = {}
 
 def _split_points(text: str, parts: int) -> list[int]:
     """Offsets of line-start block openings near equal shares of text (bibtexparser always begins a
-    new block at one, even inside a broken entry, so each share parses as it would in place)."""
+    new block at one, even inside a broken entry, so each share parses as it would in place).
+    Past the last line-start opening (a whole file on one line), an opening after a blank is taken:
+    if that cut an entry open, the share before it ends in a failed block and _blocks parses the
+    two as one, so the blocks are the same, but a one-line file is not parsed in one piece."""
     points = [0]
+    line_starts = True  # False once none is left: a one-line file is not rescanned per share
     for share in range(1, parts):
-        match = _BLOCK_START.search(text, max(len(text) * share // parts, points[-1]))
-        if match is None:
-            break
-        if match.end() > points[-1]:
-            points.append(match.end())
+        start = max(len(text) * share // parts, points[-1])
+        match = _BLOCK_START.search(text, start) if line_starts else None
+        if match is not None:
+            point = match.end()
+        else:
+            line_starts = False
+            match = _INLINE_BLOCK_START.search(text, start)
+            if match is None:
+                break
+            point = match.start() + 1
+        if point > points[-1]:
+            points.append(point)
     return points
 
 
@@ -1276,6 +1288,9 @@ def _default_genre(entry_type: str) -> str | None:
     return row.genre if row else None
 
 
+_UNCACHED_CHARS = 512
+
+
 @lru_cache(maxsize=65536)  # venues, publishers and names repeat; from_unicode is pure
 def _from_unicode(text: str, ascii_only: bool) -> str:
     return latex.from_unicode(text, ascii=ascii_only)
@@ -1286,6 +1301,8 @@ class _Encoder:
         self.ascii_only = ascii_only
 
     def __call__(self, text: str) -> str:
+        if len(text) > _UNCACHED_CHARS:  # a long abstract is rarely repeated: the cache would pin it
+            return latex.from_unicode(text, ascii=self.ascii_only)
         return _from_unicode(text, self.ascii_only)
 
 
@@ -1422,10 +1439,12 @@ def _field_value(kind, variable, value, others, encode: _Encoder, dialect, warn)
 def _format_entry(entry_type: str, key: str, fields: dict[str, str]) -> str:
     ordered = sorted(fields, key=lambda n: (_FIELD_RANK.get(n, len(_FIELD_RANK)), n))
     width = max((len(n) for n in ordered), default=0)
-    lines = [f"@{entry_type}{{{key},"]
-    lines += [f"  {name.ljust(width)} = {fields[name]}," for name in ordered]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    # One join: a huge value is copied once into the entry, not once per line and again per join.
+    parts = [f"@{entry_type}{{{key},\n"]
+    for name in ordered:
+        parts += ("  ", name.ljust(width), " = ", fields[name], ",\n")
+    parts.append("}\n")
+    return "".join(parts)
 
 
 def write(items, report, *, dialect: str = table.BIBTEX, ascii: bool | None = None, **_options) -> str:
@@ -1467,4 +1486,5 @@ def _texts(items: list, start: int, stop: int, entry_keys: list[str], dialect: s
         if encode.ascii_only and not all(value.isascii() for value in fields.values()):
             warn("non-ascii", "characters with no LaTeX escape left as UTF-8")
         chunks.append(_format_entry(entry_type, key, fields))
+    fields = None  # the last entry's values are in its chunk now: not held during the join
     return "\n".join(chunks), recorder.calls

@@ -282,14 +282,30 @@ def _id_of(entries: list[list]) -> str | None:
 
 
 Note = tuple[str, str, str, int]  # (severity, code, message, line), reported with the record's key
+_PIECE_CHARS = 1 << 20
 
 
-def _scan(text: str, report, source) -> list[tuple[int, list[list], list[Note]]]:
-    """Split the text into records [(TY line, [[tag, value, line], ...], notes)], reporting structure
+def _lines(text: str) -> Iterator[str]:
+    """The lines _LINE_BREAK.split(text) gives, split about a megabyte at a time: a list of every
+    line of a large file cost more memory than the items read from it. Pieces end just after a
+    `\n`, so no `\r\n` is cut in two."""
+    start = 0
+    while True:
+        cut = text.find("\n", start + _PIECE_CHARS)
+        if cut < 0:
+            yield from _LINE_BREAK.split(text[start:] if start else text)
+            return
+        lines = _LINE_BREAK.split(text[start:cut + 1])
+        lines.pop()  # the empty line after the piece's last `\n`: the next piece goes on from there
+        yield from lines
+        start = cut + 1
+
+
+def _scan(text: str, report, source) -> Iterator[tuple[int, list[list], list[Note]]]:
+    """Yield the records (TY line, [[tag, value, line], ...], notes) as they close, reporting structure
     errors; the notes are line warnings that wait for the record's key."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    records = []
     current: tuple[int, list[list], list[Note]] | None = None
     in_stray = False
     unsafe_lines: list[int] = []  # of the open record: it is skipped, and named when it closes
@@ -305,7 +321,7 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list], list[Note]]]
         for severity, code, message, line in notes:
             report.add(severity, code, message, source=source, line=line, key=_id_of(entries))
 
-    for number, raw in enumerate(_LINE_BREAK.split(text), 1):
+    for number, raw in enumerate(_lines(text), 1):
         line = re.sub(r"\s?[\u2028\u2029]\s?", " ", raw)
         if _UNSAFE_CHARS.search(line):
             if current is None and line.strip():
@@ -350,7 +366,7 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list], list[Note]]]
                 reject_unsafe(entries)
                 flush(notes, entries)
             else:
-                records.append(current)
+                yield current
             current = None
         elif tag is not None:
             entries.append([tag, value, number])
@@ -370,7 +386,6 @@ def _scan(text: str, report, source) -> list[tuple[int, list[list], list[Note]]]
                      f"record opened at line {current[0]} has no ER before the end of input: skipped",
                      source=source, line=current[0], key=_id_of(current[1]))
         flush(current[2], current[1])
-    return records
 
 
 class _Record:
@@ -529,14 +544,21 @@ def read(text, report, *, source=None) -> list[dict]:
 
 
 def _read(text: str, report, source) -> list[dict]:
-    records = [_Record(*record) for record in _scan(text, report, source)]
-    items = [record.build() for record in records]
+    # Each record is built as it closes and then dropped (its tag lines with it), and each item is let go once
+    # normalized: the tag lines, the items and their normalized copies never all coexist.
+    notes, items = [], []  # notes: (TY line, diagnostics) of each record, kept for its key
+    for start, entries, record_notes in _scan(text, report, source):
+        record = _Record(start, entries, record_notes)
+        items.append(record.build())
+        notes.append((start, record.notes))
     keys = assign_keys(items)
     out = []
-    for record, item, key in zip(records, items, keys, strict=True):
+    for index, ((start, record_notes), key) in enumerate(zip(notes, keys, strict=True)):
+        item = items[index]
+        items[index] = None
         item["id"] = key
         item["citation-key"] = key
-        for severity, code, message, line in sorted(record.notes, key=lambda n: n[3] or record.start):
-            report.add(severity, code, message, source=source, line=line or record.start, key=key)
+        for severity, code, message, line in sorted(record_notes, key=lambda n: n[3] or start):
+            report.add(severity, code, message, source=source, line=line or start, key=key)
         out.append(csl.normalize(item))
     return out

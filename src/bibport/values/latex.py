@@ -285,10 +285,13 @@ def _match_brace(s: str, start: int) -> int:
 
 
 _ROOT, _PLAIN, _NOCASE_GROUP, _WRAP, _ACCENT = range(5)
+_LONG_VALUE = 65_536   # chars: longer values join their decoded parts as they go
+_JOIN_PARTS = 1024
 
 
 class _Frame:
-    __slots__ = ("kind", "payload", "parts", "closes", "mark")
+    # joined: parts before this index are already joined (emit_joining sets it; unset means 0)
+    __slots__ = ("kind", "payload", "parts", "closes", "mark", "joined")
 
     def __init__(self, kind: int, payload, mark: int) -> None:
         self.kind = kind
@@ -310,6 +313,8 @@ class _Decoder:
         self.ghosts = 0       # groups past MAX_DEPTH: only counted
         self.produced = 0
         self.warnings: dict[tuple[str, str], None] = {}
+        if self.n > _LONG_VALUE:
+            self.emit = self.emit_joining  # per instance: short values keep the plain, faster emit
 
     def warn(self, code: str, message: str) -> None:
         self.warnings[(code, message)] = None
@@ -317,6 +322,22 @@ class _Decoder:
     def emit(self, text: str) -> None:
         self.stack[-1].parts.append(text)
         self.produced += len(text)
+
+    def emit_joining(self, text: str) -> None:
+        """emit(), joining the frame's parts after its last declaration into one string once they
+        are many (a 20 MB abstract is not held as millions of small str). Only a declaration's
+        part is rewritten later, by index; unskip strips the joined tail as it strips the parts."""
+        frame = self.stack[-1]
+        parts = frame.parts
+        parts.append(text)
+        self.produced += len(text)
+        joined = getattr(frame, "joined", 0)
+        if len(parts) - joined >= _JOIN_PARTS:
+            # from the last declaration or the last joined string on: nothing is joined twice
+            start = max(joined, frame.closes[-1][1] + 1 if frame.closes else 0)
+            if len(parts) - start >= _JOIN_PARTS // 2:
+                parts[start:] = ["".join(parts[start:])]
+                frame.joined = start + 1
 
     def run(self) -> str:
         s, n = self.s, self.n
@@ -699,8 +720,17 @@ def _encode_text(text: str, ascii: bool, out: list[str]) -> None:
     _encode_plain(text[pos:], ascii, out)
 
 
+_LITERAL_BRACES = frozenset(("\\{", "\\}"))
+_JOIN_EVERY = 1024  # pieces per joined string: a 20 MB abstract is not kept as millions of small str
+
+
 def _encode_plain(text: str, ascii: bool, out: list[str]) -> None:
+    """Append text's LaTeX to out. Consecutive pieces are joined into one string as they come (the
+    ligature test needs only the last character); a literal brace stays a piece of its own, for
+    _balance_literal_braces."""
     pos, n = 0, len(text)
+    run: list[str] = []
+    last = out[-1][-1] if out else ""
     while pos < n:
         m = _SAFE_RUN.match(text, pos)
         if not m:
@@ -710,10 +740,25 @@ def _encode_plain(text: str, ascii: bool, out: list[str]) -> None:
             if cluster.endswith("\u0361") and pos < n:  # the tie spans two letters
                 cluster += text[pos]
                 pos += 1
-            _emit(out, _escape_cluster(cluster, ascii))
+            piece = _escape_cluster(cluster, ascii)
         else:
-            _emit(out, m.group())
+            piece = m.group()
             pos = m.end()
+        if last + piece[0] in _LIGATURE_PAIRS:
+            run.append("{}")
+        last = piece[-1]
+        if piece in _LITERAL_BRACES:
+            if run:
+                out.append("".join(run))
+                run = []
+            out.append(piece)
+            continue
+        run.append(piece)
+        if len(run) >= _JOIN_EVERY:
+            out.append("".join(run))
+            run = []
+    if run:
+        out.append("".join(run))
 
 
 def from_unicode(rich: str, *, ascii: bool = True) -> str:
