@@ -257,3 +257,31 @@ def write_file(path: str | os.PathLike, text: str | Iterable[str], *, keep: Call
         except FileNotFoundError:
             pass
         raise
+
+
+def citations(items, clusters, *, style: str = "apa", locale: str | None = None, format: str = "text",
+              report: Report | None = None) -> list[str]:
+    """One rendered in-text citation per cluster (a list of cite items: {"id", "locator", "label",
+    "prefix", "suffix", "suppress-author", "author-only"}), in a CSL style."""
+    from bibport.formats import citations as cite
+
+    own = report is None
+    report = report if report is not None else Report()
+    out = cite.citations(items, clusters, report, style=style, locale=locale, format=format)
+    if own and report.failed:
+        raise BibportError(report)
+    return out
+
+
+def bibliography(items, *, style: str = "apa", locale: str | None = None, format: str = "text",
+                 report: Report | None = None, clusters=None) -> list[str]:
+    """The bibliography entries of items in the style's order; given the clusters passed to
+    citations(), numeric styles number the works as those citations do."""
+    from bibport.formats import citations as cite
+
+    own = report is None
+    report = report if report is not None else Report()
+    out = cite.bibliography(items, report, style=style, locale=locale, format=format, clusters=clusters)
+    if own and report.failed:
+        raise BibportError(report)
+    return out
