@@ -285,3 +285,17 @@ def bibliography(items, *, style: str = "apa", locale: str | None = None, format
     if own and report.failed:
         raise BibportError(report)
     return out
+
+
+def write_cited(items, clusters, *, all_works: bool = False, report: Report, **options) -> str:
+    """A bibliography with its in-text citations above it (the CLI's `render --cite`): one citation
+    per cluster, then the cited works only (all_works: every work, the cited ones numbered first)."""
+    from bibport.formats import citations as cite
+
+    chosen = cite.cited_first(list(items), clusters, all_works)
+    cited = cite.citations(chosen, clusters, report, style=options.get("style", "apa"),
+                           locale=options.get("locale"), format=options.get("output", "text"))
+    if report.failed:
+        return ""
+    body = write(chosen, "bibliography", report=report, **options)
+    return cite.prepend(cited, body, options.get("output", "text")) if body else ""

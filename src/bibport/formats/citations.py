@@ -258,3 +258,36 @@ def bibliography(items, report, *, style="apa", locale=None, format="text", clus
     if format == "html":
         return [_html_entry(setup.writer, e) for e in entries]
     return [setup.writer.entry(e) for e in entries]
+
+
+def parse_clusters(text: str) -> list[list[dict]]:
+    """`a,b;c` (the CLI's --cite): clusters split at `;`, their cite items at `,`."""
+    clusters = [[{"id": key.strip()} for key in part.split(",") if key.strip()] for part in text.split(";")]
+    return [c for c in clusters if c]
+
+
+def cited_first(items: list, clusters, all_works: bool) -> list:
+    """The works a bibliography under these citations lists: the cited ones in the order first
+    cited, then (all_works) the others in input order."""
+    rank = {key: n for n, key in enumerate(_first_cited(clusters))}
+    cited = sorted((it for it in items if isinstance(it, dict) and str(it.get("id", "")).lower() in rank),
+                   key=lambda it: rank[str(it["id"]).lower()])
+    if not all_works:
+        return cited
+    return cited + [it for it in items if not (isinstance(it, dict) and str(it.get("id", "")).lower() in rank)]
+
+
+def prepend(citations: list[str], body: str, output: str) -> str:
+    """Citations above a rendered bibliography (formats.bibliography.write's output), in its markup."""
+    if not citations:
+        return body
+    if output == "html":
+        block = '<div class="csl-citations">\n' + "".join(f"<p>{c}</p>\n" for c in citations) + "</div>\n"
+        at = body.find("<body>\n")
+        return body[:at + 7] + block + body[at + 7:] if at >= 0 else block + body
+    if output == "latex":
+        block = "".join(c + "\n" for c in citations) + "\n"
+        at = body.find("\\begin{document}\n")
+        return body[:at + 17] + block + body[at + 17:] if at >= 0 else block + body
+    separator = "\n" if output == "text" else "\n\n"
+    return separator.join(citations) + "\n\n" + body
