@@ -18,9 +18,10 @@ data is escaped.
 
 from __future__ import annotations
 
-import threading
+import re
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import citeproc
 from citeproc import model
@@ -36,7 +37,8 @@ _AUTHOR_REQUEST = "_bibport_author_request"  # "suppress" or "only", as the cite
 _AUTHOR_MODE = "_bibport_author_mode"  # the request, while the layout (not a sort key) renders
 _AUTHOR_TEXT = "_bibport_author_text"
 _NAMES_DEPTH = "_bibport_names_depth"
-_LOCK = threading.RLock()
+_YEAR_SUFFIX_DONE = "_bibport_year_suffix_done"
+_LOCK = fixes._LOCK  # one lock for every swap of citeproc methods, whatever the order they nest in
 
 
 class _Setup:
@@ -147,6 +149,111 @@ def _author_modes():
                 model.Names.render = original
 
 
+# --- disambiguation: year-suffix ----------------------------------------------------------------------
+# CSL 4.9 / citeproc-js: works whose first citations print the same get year-suffixes a, b, c ... in
+# bibliography order (after z: aa, ab, ...), when the style's cs:citation asks for them. A style that
+# prints no `year-suffix` variable gets it after the first year a cs:date prints (citation and entry).
+# (Adding names or given names first, which citeproc-js tries before year-suffixes, is not done.)
+
+def _letters(number: int) -> str:
+    out = ""
+    while True:
+        number, rest = divmod(number, 26)
+        out = chr(ord("a") + rest) + out
+        if not number:
+            return out
+        number -= 1
+
+
+def _alone(setup: _Setup, registered, key: str) -> str:
+    """The work's first citation, by itself: what year-suffixes tell apart."""
+    layout = setup.style.root.citation.layout
+    cite = citeproc.CitationItem(key)
+    citeproc.Citation([cite]).bibliography = registered
+    layout.repressed = {}
+    try:
+        text = layout.render_children(cite)
+    except Exception:  # VariableError, or a citeproc-py bug the citation itself will report
+        return ""
+    return fixes.strip_marks(str(text)) if text is not None else ""
+
+
+def _year_suffixes(setup: _Setup, order: list[str]) -> None:
+    """Give ambiguous works their year-suffix (a `year-suffix` field of the prepared items)."""
+    element = setup.style.root.citation
+    if element is None or (element.get("disambiguate-add-year-suffix") or "").lower() != "true":
+        return
+    keys = [k.lower() for k in order]
+    registered = bib._registered(setup.style, setup.prepared, keys, 0, len(keys))
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        text = _alone(setup, registered, key)
+        if text:
+            groups.setdefault(text, []).append(key)
+    for same in groups.values():
+        if len(same) > 1:
+            for number, key in enumerate(same):
+                setup.by_lower[key]["year-suffix"] = _letters(number)
+
+
+def _explicit_year_suffix(style) -> bool:
+    return any("year-suffix" in (e.get("variable") or "").split() for e in style.root.iter()
+               if isinstance(e.tag, str))
+
+
+def _year_of(item, variable: str):
+    try:
+        value = item.reference[variable.replace("-", "_")]
+    except VariableError:
+        return None
+    begin = value.get("begin", value) if isinstance(value, dict) else value
+    try:
+        return begin.year
+    except (AttributeError, VariableError):
+        return None
+
+
+def _date_render(original):
+    def render(self, item, *args, **kwargs):
+        text = original(self, item, *args, **kwargs)
+        if not text or kwargs.get("sort_options") or not isinstance(item, citeproc.CitationItem):
+            return text
+        if item.__dict__.get(_YEAR_SUFFIX_DONE):
+            return text
+        try:
+            suffix = str(item.reference["year_suffix"])
+        except VariableError:
+            return text
+        year = _year_of(item, (args[0] if args else None) or kwargs.get("variable") or self.get("variable") or "")
+        if year is None:
+            return text
+        shown = str(text)
+        for form in (str(abs(year)), str(year)[-2:]):
+            at = shown.find(form)
+            if at >= 0:
+                item.__dict__[_YEAR_SUFFIX_DONE] = True
+                return shown[:at + len(form)] + suffix + shown[at + len(form):]
+        return text
+    return render
+
+
+@contextmanager
+def _implicit_year_suffix(style):
+    if _explicit_year_suffix(style):
+        yield
+        return
+    with _LOCK:
+        original = model.Date.__dict__.get("render")  # None: inherited, restored by deleting ours
+        model.Date.render = _date_render(model.Date.render)
+        try:
+            yield
+        finally:
+            if original is None:
+                del model.Date.render
+            else:
+                model.Date.render = original
+
+
 # --- rendering -----------------------------------------------------------------------------------------
 
 def _cite_item(cite: dict) -> citeproc.CitationItem:
@@ -165,6 +272,173 @@ def _cite_item(cite: dict) -> citeproc.CitationItem:
     return item
 
 
+def _render_cite(layout, cite, mode):
+    """(the cite's output or None, the author it printed or None), with the author mode given."""
+    layout.repressed = {}
+    cite.__dict__.pop(_AUTHOR_TEXT, None)
+    cite.__dict__.pop(_YEAR_SUFFIX_DONE, None)
+    cite.__dict__[_AUTHOR_MODE] = mode
+    try:
+        text = layout.render_children(cite)
+    except VariableError:
+        text = None
+    finally:
+        cite.__dict__.pop(_AUTHOR_MODE, None)
+    author = cite.__dict__.get(_AUTHOR_TEXT)
+    return (None if text is None else str(text)), (None if author is None else str(author))
+
+
+@dataclass
+class _Piece:
+    cite: citeproc.CitationItem
+    text: str  # as printed, cite affixes included
+    author: str | None  # the names it printed first (cite grouping compares them)
+    plain: bool  # no locator, prefix or suffix: it may be collapsed
+
+
+def _affixed(cite, text: str) -> str:
+    return cite.get("prefix", "") + text + cite.get("suffix", "")
+
+
+def _pieces(setup: _Setup, layout, cites) -> list[_Piece]:
+    out = []
+    for cite in cites:
+        request = cite.__dict__.get(_AUTHOR_REQUEST)
+        text, author = _render_cite(layout, cite, "suppress" if request == "suppress" else "only")
+        if request == "only":
+            text = author  # author-only: the author part alone
+        if text is None:
+            continue
+        plain = not (cite.has_locator or cite.get("prefix") or cite.get("suffix"))
+        out.append(_Piece(cite, _affixed(cite, text), author if request is None else None, plain))
+    return out
+
+
+def _join(texts: list[str], delimiters: list[str]) -> str:
+    out = texts[0]
+    for delimiter, text in zip(delimiters, texts[1:], strict=True):
+        out += delimiter + text
+    return out
+
+
+def _number_runs(setup: _Setup, pieces: list[_Piece], delimiter: str, after: str) -> str:
+    """collapse="citation-number": three or more consecutive numbers print as first–last."""
+    texts, delimiters, run = [], [], []
+
+    def flush():
+        if len(run) >= 3:
+            texts.append(run[0].text + "–" + run[-1].text)
+            delimiters.append(after)
+        else:
+            for piece in run:
+                texts.append(piece.text)
+                delimiters.append(delimiter)
+        run.clear()
+
+    for piece in pieces:
+        if piece.plain and run and piece.cite.number == run[-1].cite.number + 1:
+            run.append(piece)
+            continue
+        flush()
+        if piece.plain:
+            run.append(piece)
+        else:
+            texts.append(piece.text)
+            delimiters.append(delimiter)
+    flush()
+    return _join(texts, delimiters[:-1])
+
+
+_MARK = "[\ue000-\ue1ff]*"
+
+
+def _suffix_only(setup: _Setup, text: str, cite) -> tuple[str, str] | None:
+    """(the cite without its year-suffix, the suffix as printed), or None when it has none."""
+    suffix = setup.by_lower.get(cite.key, {}).get("year-suffix")
+    if not suffix:
+        return None
+    found = re.search(f"(?<=\\d)({_MARK}{re.escape(suffix)}{_MARK})(?![a-z])", text)
+    if found is None:
+        return None
+    return text[:found.start()] + text[found.end():], found.group(1)
+
+
+def _grouped(setup: _Setup, layout, pieces: list[_Piece], collapse: str | None, delimiter: str) -> str:
+    """Cite grouping (CSL 1.0.2): cites printing the same names move next to the first of them; with
+    collapse="year" (or year-suffix) the names print once, and same years once with their suffixes."""
+    element = setup.style.root.citation
+    group_delimiter = element.get("cite-group-delimiter", ", ")
+    after = element.get("after-collapse-delimiter", delimiter)
+    # citeproc-js: an explicit cite-group-delimiter also separates the suffixes of one year
+    suffix_delimiter = element.get("year-suffix-delimiter", element.get("cite-group-delimiter", delimiter))
+    groups: dict[object, list[_Piece]] = {}
+    for number, piece in enumerate(pieces):
+        # cites printing no names at all group together; author-only and suppressed ones stay apart
+        key = piece.author or ("" if piece.cite.__dict__.get(_AUTHOR_REQUEST) is None else ("alone", number))
+        groups.setdefault(key, []).append(piece)
+    texts, delimiters, previous_collapsed = [], [], False
+    for members in groups.values():
+        collapsed = collapse is not None and len(members) > 1
+        last_year, last_letters = None, []  # the last cite's text without suffix, suffixes so far
+        shown: list[_Piece] = []
+        for index, piece in enumerate(members):
+            text = bare = piece.text
+            if collapse is not None:
+                rendered, _author = _render_cite(layout, piece.cite, "suppress")
+                bare = _affixed(piece.cite, rendered or "")
+                if index:
+                    if not rendered:
+                        continue  # nothing left of it once the names are gone
+                    text = bare
+            split = _suffix_only(setup, bare, piece.cite) if collapse in ("year-suffix", "year-suffix-ranged") else None
+            if shown and split and piece.plain and last_year is not None and split[0] == last_year:
+                last_letters.append(split[1])
+                texts[-1] = (texts[-1][0], last_letters[:])
+                continue
+            if shown:
+                # after a cite with a locator, or after suffixes collapsed, comes after-collapse-delimiter
+                ordinary = (shown[-1].plain and len(last_letters) < 2) or collapse is None
+                delimiters.append(group_delimiter if ordinary else after)
+            elif texts:
+                delimiters.append(after if previous_collapsed else delimiter)
+            shown.append(piece)
+            texts.append((text, None))
+            last_year = split[0] if split and piece.plain else None
+            last_letters = [split[1]] if split and piece.plain else []
+        previous_collapsed = collapsed
+    out = []
+    for text, letters in texts:
+        if letters:  # the text ends in the first suffix; the others follow it
+            runs = _letter_runs(letters, collapse == "year-suffix-ranged")
+            text += runs[0][len(letters[0]):] + "".join(suffix_delimiter + run for run in runs[1:])
+        out.append(text)
+    return _join(out, delimiters)
+
+
+def _rank(letters: str) -> int:
+    """_letters' inverse: a -> 0, z -> 25, aa -> 26."""
+    number = 0
+    for char in fixes.strip_marks(letters):
+        number = number * 26 + ord(char) - ord("a") + 1
+    return number - 1
+
+
+def _letter_runs(letters: list[str], ranged: bool) -> list[str]:
+    """Year-suffixes as printed; with ranged, three or more consecutive ones as first–last."""
+    if not ranged:
+        return list(letters)
+    runs, current = [], [letters[0]]
+    for letter in letters[1:]:
+        if _rank(letter) == _rank(current[-1]) + 1:
+            current.append(letter)
+        else:
+            runs.append(current)
+            current = [letter]
+    runs.append(current)
+    return [run[0] + "\u2013" + run[-1] if len(run) >= 3 else piece for run in runs
+            for piece in ([run[0]] if len(run) >= 3 else run)]
+
+
 def _render_cluster(setup: _Setup, registered, cluster) -> str:
     element = setup.style.root.citation
     layout = element.layout
@@ -174,31 +448,22 @@ def _render_cluster(setup: _Setup, registered, cluster) -> str:
     if element.sort is not None:
         cites = element.sort.sort(cites, layout)
     element.cites = registered._cites  # what position tests (ibid, subsequent) look back on
-    out, only = [], bool(cites)
-    for cite in cites:
-        layout.repressed = {}
-        mode = cite.__dict__.get(_AUTHOR_REQUEST)
-        if mode:
-            cite.__dict__[_AUTHOR_MODE] = mode
-        try:
-            text = layout.render_children(cite)
-        except VariableError:
-            text = None
-        finally:
-            cite.__dict__.pop(_AUTHOR_MODE, None)
-        if mode == "only":
-            text = cite.__dict__.get(_AUTHOR_TEXT)
-        else:
-            only = False
-        if text is None:
-            continue
-        out.append(cite.get("prefix", "") + str(text) + cite.get("suffix", ""))
-        element.cites.append(cite)
-    if not out:
+    pieces = _pieces(setup, layout, cites)
+    element.cites.extend(p.cite for p in pieces)
+    if not pieces:
         return ""
-    joined = citeproc.string.join(out, layout.get("delimiter", ""))
+    delimiter = layout.get("delimiter", "")
+    collapse = element.get("collapse")
+    if collapse == "citation-number":
+        joined = _number_runs(setup, pieces, delimiter, element.get("after-collapse-delimiter", delimiter))
+    elif collapse in ("year", "year-suffix", "year-suffix-ranged") or element.get("cite-group-delimiter"):
+        joined = _grouped(setup, layout, pieces, collapse if collapse in ("year", "year-suffix",
+                                                                          "year-suffix-ranged") else None, delimiter)
+    else:
+        joined = delimiter.join(p.text for p in pieces)
+    only = all(p.cite.__dict__.get(_AUTHOR_REQUEST) == "only" for p in pieces)
     # author-only cites stand alone: the layout's affixes and formatting belong to the full citation
-    text = str(joined) if only else str(layout.format(layout.wrap(joined)))
+    text = joined if only else str(layout.format(layout.wrap(joined)))
     text = fixes.single_periods(text)
     piq, close_quote, _open = bib._quote_terms(setup.style)
     if piq:
@@ -216,8 +481,9 @@ def citations(items, clusters, report, *, style="apa", locale=None, format="text
         return []
     order = _order(setup, checked, report)
     out = []
-    with warnings.catch_warnings(), fixes.patched(), _author_modes():
+    with warnings.catch_warnings(), fixes.patched(), _author_modes(), _implicit_year_suffix(setup.style):
         warnings.simplefilter("ignore")
+        _year_suffixes(setup, order)
         registered = bib._registered(setup.style, setup.prepared, [k.lower() for k in order], 0, len(order))
         for number, cluster in enumerate(checked, 1):
             try:
@@ -248,8 +514,11 @@ def bibliography(items, report, *, style="apa", locale=None, format="text", clus
     if checked is None:
         return []
     order = _order(setup, checked, report)
-    entries, _cited, errors = bib._render_range(setup.path, setup.mtime, setup.tag, setup.prepared, order,
-                                                0, len(order), [])
+    with warnings.catch_warnings(), fixes.patched(), _implicit_year_suffix(setup.style):
+        warnings.simplefilter("ignore")
+        _year_suffixes(setup, order)
+        entries, _cited, errors = bib._render_range(setup.path, setup.mtime, setup.tag, setup.prepared, order,
+                                                    0, len(order), [])
     for key, message in errors:
         report.error("render-failed", f"{setup.name}: cannot render this item: {message}",
                      key=setup.by_lower.get(key, {}).get("id", key))
