@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -84,3 +86,23 @@ def test_cli_cite_clusters_and_only_cited_works():
     everything = runner.invoke(cli, ["render", str(REFS), "--style", "ieee", "--cite", keys, "--all"])
     assert everything.exit_code == 0 and len(everything.output.splitlines()) > 6
     assert everything.output.splitlines()[3].startswith("[1] P. Barham")
+
+
+SAME_YEAR = [
+    {"id": "one", "type": "book", "title": "One", "author": [{"family": "Smith", "given": "Al"}],
+     "issued": {"date-parts": [[2000]]}},
+    {"id": "two", "type": "book", "title": "Two", "author": [{"family": "Smith", "given": "Al"}],
+     "issued": {"date-parts": [[2000]]}},
+]
+
+
+def test_year_suffixes_and_year_collapse_agree_with_the_bibliography(tmp_path):
+    clusters = [[{"id": "one"}, {"id": "two"}], [{"id": "two"}]]
+    assert bibport.citations(SAME_YEAR, clusters, style="apa") == ["(Smith, 2000a, 2000b)", "(Smith, 2000b)"]
+    assert bibport.bibliography(SAME_YEAR, style="apa") == ["Smith, A. (2000a). One.", "Smith, A. (2000b). Two."]
+    path = tmp_path / "same.json"
+    path.write_text(json.dumps(SAME_YEAR), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["render", str(path), "--style", "apa", "--cite", "one,two;two"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("(Smith, 2000a, 2000b)\n(Smith, 2000b)\n\n"
+                             "Smith, A. (2000a). One.\nSmith, A. (2000b). Two.\n")

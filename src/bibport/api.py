@@ -293,9 +293,19 @@ def write_cited(items, clusters, *, all_works: bool = False, report: Report, **o
     from bibport.formats import citations as cite
 
     chosen = cite.cited_first(list(items), clusters, all_works)
-    cited = cite.citations(chosen, clusters, report, style=options.get("style", "apa"),
-                           locale=options.get("locale"), format=options.get("output", "text"))
-    if report.failed:
+    output = options.get("output", "text")
+    scratch = Report()  # the bibliography below reports the items' own problems once
+    cited, suffixes = cite.citations_and_suffixes(chosen, clusters, scratch, style=options.get("style", "apa"),
+                                                  locale=options.get("locale"), format=output)
+    for diagnostic in scratch.diagnostics:
+        if scratch.failed or diagnostic.code in ("bad-cite", "unknown-cite-key", "render-failed"):
+            report.diagnostics.append(diagnostic)
+    if scratch.failed:
         return ""
-    body = write(chosen, "bibliography", report=report, **options)
-    return cite.prepend(cited, body, options.get("output", "text")) if body else ""
+    if not suffixes:
+        body = write(chosen, "bibliography", report=report, **options)
+    else:  # the entries show the year-suffixes the citations print (rendered serially: see year_suffix_rendering)
+        chosen = [dict(it, **{"year-suffix": suffixes[it["id"]]}) if it.get("id") in suffixes else it for it in chosen]
+        with cite.year_suffix_rendering(options.get("style", "apa"), options.get("locale")):
+            body = write(chosen, "bibliography", report=report, **dict(options, jobs=1))
+    return cite.prepend(cited, body, output) if body else ""

@@ -473,12 +473,18 @@ def _render_cluster(setup: _Setup, registered, cluster) -> str:
 
 def citations(items, clusters, report, *, style="apa", locale=None, format="text") -> list[str]:
     """One rendered citation per cluster of cite items ([] after an error)."""
+    return citations_and_suffixes(items, clusters, report, style=style, locale=locale, format=format)[0]
+
+
+def citations_and_suffixes(items, clusters, report, *, style="apa", locale=None,
+                           format="text") -> tuple[list[str], dict[str, str]]:
+    """citations(), and the year-suffixes they gave (id -> suffix) for a bibliography to print."""
     setup = _Setup(items, report, style, locale, format, need_citation=True)
     if not setup.ok:
-        return []
+        return [], {}
     checked = _check_clusters(clusters, report, setup.by_lower)
     if checked is None:
-        return []
+        return [], {}
     order = _order(setup, checked, report)
     out = []
     with warnings.catch_warnings(), fixes.patched(), _author_modes(), _implicit_year_suffix(setup.style):
@@ -491,9 +497,19 @@ def citations(items, clusters, report, *, style="apa", locale=None, format="text
             except Exception as exc:  # citeproc-py bugs on odd data: name the cluster, never a traceback
                 report.error("render-failed", f"{setup.name}: cannot render citation {number}: "
                              f"{type(exc).__name__}: {exc}", key=str(cluster[0]["id"]) if cluster else None)
-                return []
+                return [], {}
             out.append(setup.writer.inline(text))
-    return out
+    return out, {it["id"]: it["year-suffix"] for it in setup.prepared if it.get("year-suffix")}
+
+
+@contextmanager
+def year_suffix_rendering(style, locale=None):
+    """While formats.bibliography.write renders (serially): year-suffixes given as items'
+    `year-suffix` print after the first year when the style names no year-suffix variable."""
+    path = bib.resolve_style(style)
+    tag = bib._locale_tag(locale, bib.load_style(path))
+    with _implicit_year_suffix(bib._processor_style(str(path.resolve()), path.stat().st_mtime, tag)):
+        yield
 
 
 def _html_entry(writer, entry) -> str:
