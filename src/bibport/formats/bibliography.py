@@ -335,7 +335,8 @@ def _names(value, key: str, report, item_id: str):
         return None
     names = []
     for name in value:
-        parts = {k: _plain(str(v)) for k, v in name.items()
+        # names print their apostrophes as other fields do (D’Arcus, as citeproc-js prints it)
+        parts = {k: fixes.typographic_apostrophe(_plain(str(v))) for k, v in name.items()
                  if k in ("family", "given", "non-dropping-particle", "dropping-particle", "suffix",
                           "literal") and v not in (None, "")}
         if "literal" in parts:
