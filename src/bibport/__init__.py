@@ -4,11 +4,11 @@ The public API lives in `bibport.api`; names are loaded lazily so importing the 
 """
 
 __version__ = "0.1.0"
-__all__ = ["read", "write", "convert", "load_refs", "Report", "Diagnostic", "BibportError"]
+__all__ = ["read", "write", "convert", "load_refs", "citations", "bibliography", "Report", "Diagnostic", "BibportError"]
 
 
 def __getattr__(name):
-    if name in ("read", "write", "convert", "load_refs", "BibportError"):
+    if name in ("read", "write", "convert", "load_refs", "citations", "bibliography", "BibportError"):
         from bibport import api
 
         return getattr(api, name)

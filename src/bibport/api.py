@@ -485,3 +485,55 @@ def release_output(path: str | os.PathLike) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
     except OSError:
         pass
+
+
+def citations(items, clusters, *, style: str = "apa", locale: str | None = None, format: str = "text",
+              report: Report | None = None) -> list[str]:
+    """One rendered in-text citation per cluster (a list of cite items: {"id", "locator", "label",
+    "prefix", "suffix", "suppress-author", "author-only"}), in a CSL style."""
+    from bibport.formats import citations as cite
+
+    own = report is None
+    report = report if report is not None else Report()
+    out = cite.citations(items, clusters, report, style=style, locale=locale, format=format)
+    if own and report.failed:
+        raise BibportError(report)
+    return out
+
+
+def bibliography(items, *, style: str = "apa", locale: str | None = None, format: str = "text",
+                 report: Report | None = None, clusters=None) -> list[str]:
+    """The bibliography entries of items in the style's order; given the clusters passed to
+    citations(), numeric styles number the works as those citations do."""
+    from bibport.formats import citations as cite
+
+    own = report is None
+    report = report if report is not None else Report()
+    out = cite.bibliography(items, report, style=style, locale=locale, format=format, clusters=clusters)
+    if own and report.failed:
+        raise BibportError(report)
+    return out
+
+
+def write_cited(items, clusters, *, all_works: bool = False, report: Report, **options) -> str:
+    """A bibliography with its in-text citations above it (the CLI's `render --cite`): one citation
+    per cluster, then the cited works only (all_works: every work, the cited ones numbered first)."""
+    from bibport.formats import citations as cite
+
+    chosen = cite.cited_first(list(items), clusters, all_works)
+    output = options.get("output", "text")
+    scratch = Report()  # the bibliography below reports the items' own problems once
+    cited, suffixes = cite.citations_and_suffixes(chosen, clusters, scratch, style=options.get("style", "apa"),
+                                                  locale=options.get("locale"), format=output)
+    for diagnostic in scratch.diagnostics:
+        if scratch.failed or diagnostic.code in ("bad-cite", "unknown-cite-key", "render-failed"):
+            report.diagnostics.append(diagnostic)
+    if scratch.failed:
+        return ""
+    if not suffixes:
+        body = write(chosen, "bibliography", report=report, **options)
+    else:  # the entries show the year-suffixes the citations print (rendered serially: see year_suffix_rendering)
+        chosen = [dict(it, **{"year-suffix": suffixes[it["id"]]}) if it.get("id") in suffixes else it for it in chosen]
+        with cite.year_suffix_rendering(options.get("style", "apa"), options.get("locale")):
+            body = write(chosen, "bibliography", report=report, **dict(options, jobs=1))
+    return cite.prepend(cited, body, output) if body else ""

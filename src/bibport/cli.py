@@ -370,13 +370,15 @@ def check(inputs, strict, report_format, ascii_, encoding, ignore, max_input_siz
               help="With --group-by: a file of 'keyword<TAB>heading' lines giving section order and titles.")
 @click.option("--sort", type=click.Choice(("style", "key", "none")), default="style", show_default=True,
               help="Entry order: the style's, by key, or as read.")
-@click.option("--cite", default=None, help="Comma-separated keys: print their in-text citations first.")
+@click.option("--cite", default=None,
+              help="Citations to print first: keys joined by ',' make one citation, ';' starts the next ('a,b;c').")
+@click.option("--all", "all_works", is_flag=True, help="With --cite: list every work, not only the cited ones.")
 @click.option("--standalone", is_flag=True, help="HTML: a whole page with minimal CSS.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores for large inputs).")
 @click.option("--keep-going", is_flag=True, help="Render every good entry even when some have errors (still exit 1).")
 def render(inputs, from_, encoding, strict, report_format, ignore, max_input_size, style, output_format, locale,
-           output, group_by, sections, sort, cite, standalone, jobs, keep_going):
+           output, group_by, sections, sort, cite, all_works, standalone, jobs, keep_going):
     """Format INPUTS as a bibliography in a CSL style."""
     from bibport import api
     from bibport.diagnostics import Report
@@ -391,10 +393,14 @@ def render(inputs, from_, encoding, strict, report_format, ignore, max_input_siz
                              **_input_options(max_input_size))
     text = None
     if not report.failed or keep_going:
-        cited = [key.strip() for key in cite.split(",") if key.strip()] if cite else None
-        text = api.write(items, "bibliography", report=report, style=style, output=output_format,
-                         locale=locale, group_by=group_by, sort=sort, cite=cited, jobs=jobs,
-                         standalone=standalone, sections=headings)
+        options = dict(style=style, output=output_format, locale=locale, group_by=group_by, sort=sort,
+                       jobs=jobs, standalone=standalone, sections=headings)
+        if cite:
+            from bibport.formats.citations import parse_clusters
+
+            text = api.write_cited(items, parse_clusters(cite), all_works=all_works, report=report, **options)
+        else:
+            text = api.write(items, "bibliography", report=report, **options)
     _finish(report, text, output, keep_going, report_format)
 
 

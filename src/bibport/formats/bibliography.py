@@ -565,7 +565,8 @@ def _names(value, key: str, report, item_id: str):
         return None
     names = []
     for name in value:
-        parts = {k: _plain(str(v)) for k, v in name.items()
+        # names print their apostrophes as other fields do (D’Arcus, as citeproc-js prints it)
+        parts = {k: fixes.typographic_apostrophe(_plain(str(v))) for k, v in name.items()
                  if k in ("family", "given", "non-dropping-particle", "dropping-particle", "suffix",
                           "literal") and v not in (None, "")}
         if "literal" in parts:
@@ -873,15 +874,15 @@ def write(items, report, *, style="apa", output="text", locale=None, group_by=No
     return _emit(output, citations, groups, standalone, path.stem)
 
 
-def _load_for_render(style, locale, report) -> tuple[Path, str, str] | None:
+def _load_for_render(style, locale, report, section: str = "bibliography") -> tuple[Path, str, str] | None:
     """(style file, where its diagnostics point, locale tag), with the style's warnings reported;
-    None after a style error."""
+    None after a style error. section: the style element the caller renders with."""
     given, path, checked = str(style), None, None
     try:
         path = resolve_style(style)
         checked = load_style(path)
-        if checked.root.find(f"{{{CSL_NS}}}bibliography") is None:
-            raise StyleError("the style has no cs:bibliography", "style-no-bibliography",
+        if checked.root.find(f"{{{CSL_NS}}}{section}") is None:
+            raise StyleError(f"the style has no cs:{section}", f"style-no-{section}",
                              line=checked.root.sourceline, path=path)
         source = _style_source(given, path)
         for finding in checked.findings:
