@@ -22,9 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import SHARED
-
-SUITE = SHARED / "csl-test-suite" / "processor-tests" / "humans"
+SUITE_PARTS = ("csl-test-suite", "processor-tests", "humans")  # under ../shared
 RATCHET = Path(__file__).with_name("csl-suite-known-failures.json")
 
 _SECTION = re.compile(r"^>>=+\s*([A-Z-]+)\s*=+>>[ \t]*\n(.*?)^<<=+\s*\1\s*=+<<", re.S | re.M)
@@ -77,11 +75,9 @@ def in_scope(fixture: Fixture) -> bool:
     return fixture.mode == "bibliography"
 
 
-def fixtures() -> list[Fixture]:
-    """Every fixture in scope, by name ([] when the suite is not there)."""
-    if not SUITE.is_dir():
-        return []
-    found = (parse(p) for p in sorted(SUITE.glob("*.txt")))
+def fixtures(folder: Path) -> list[Fixture]:
+    """Every fixture of the suite's folder in scope, by name."""
+    found = (parse(p) for p in sorted(folder.glob("*.txt")))
     return [f for f in found if in_scope(f)]
 
 
