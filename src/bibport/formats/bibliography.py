@@ -585,7 +585,7 @@ def prepare(items: Iterable[dict], report) -> list[dict] | None:
             failed = True
             continue
         item_id = item.get("id")
-        missing = [k for k in ("id", "type") if item.get(k) in (None, "")]
+        missing = [k for k in ("id",) if item.get(k) in (None, "")]
         if missing:
             title = _plain(item.get("title", "untitled"))
             label = item_id if item_id not in (None, "") else f"item {index} ({title})"
@@ -601,9 +601,14 @@ def prepare(items: Iterable[dict], report) -> list[dict] | None:
             failed = True
             continue
         seen[folded] = item_id
-        if item["type"] not in csl.TYPES:
-            report.warning("unknown-type", f"{item['type']!r} is not a CSL type", key=item_id)
-        out = {"id": item_id, "type": str(item["type"])}
+        item_type = item.get("type")
+        if item_type in (None, ""):
+            # citeproc-js renders such an item, every type condition false: so do we, saying so
+            report.warning("missing-type", f"{item_id} has no type: rendered as no type matches", key=item_id)
+            item_type = ""
+        elif item_type not in csl.TYPES:
+            report.warning("unknown-type", f"{item_type!r} is not a CSL type", key=item_id)
+        out = {"id": item_id, "type": str(item_type)}
         for key, value in item.items():
             if key in ("id", "type") or value in (None, "", [], {}):
                 continue
